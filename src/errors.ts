@@ -1,0 +1,49 @@
+/**
+ * Every error this package raises is a `SignalingError` with a stable `code`, so callers can branch on
+ * `err.code` instead of parsing messages. Protocol errors also carry the WebSocket close code the
+ * spec assigns to them.
+ */
+export type ErrorCode =
+  // Encoding and key material
+  | 'invalid-base64url'
+  | 'invalid-length'
+  | 'invalid-key'
+  | 'unsupported-key'
+  | 'not-extractable'
+  // Key files
+  | 'key-file-corrupt'
+  | 'key-file-version'
+  | 'passphrase-required'
+  | 'wrong-passphrase'
+  // Wire protocol
+  | 'protocol'
+  | 'malformed'
+  | 'too-large'
+  | 'unsupported-version'
+  | 'invalid-origin'
+  // Authentication verdicts (the spec's auth.error codes)
+  | 'denied'
+  | 'expired'
+  | 'rate-limited'
+  | 'server-key-mismatch'
+  // STUN / ICE
+  | 'invalid-ice-server'
+  | 'timeout'
+  | 'unreachable';
+
+export class SignalingError extends Error {
+  override readonly name = 'SignalingError';
+  readonly code: ErrorCode;
+  /** The WebSocket close code the protocol assigns to this error, where it has one. */
+  readonly closeCode: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { closeCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.closeCode = options.closeCode;
+  }
+}
+
+export function isSignalingError(value: unknown, code?: ErrorCode): value is SignalingError {
+  return value instanceof SignalingError && (code === undefined || value.code === code);
+}

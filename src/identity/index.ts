@@ -1,0 +1,3 @@
+export { Identity, type IdentityOptions, type Signer } from './identity.js';
+export type { Ed25519PrivateJwk, Ed25519PublicJwk } from './key-formats.js';
+export type { SignerKind } from './signers.js';
