@@ -15,6 +15,11 @@ export type ErrorCode =
   | 'key-file-version'
   | 'passphrase-required'
   | 'wrong-passphrase'
+  | 'key-file-exists'
+  | 'key-file-missing'
+  | 'key-file-weak'
+  | 'key-file-unencrypted'
+  | 'key-file-io'
   // Wire protocol
   | 'protocol'
   | 'malformed'
