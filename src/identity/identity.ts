@@ -37,6 +37,11 @@ function handleOf(identity: Identity): KeyHandle {
   return handles.get(identity) as KeyHandle;
 }
 
+/** The WebCrypto private key behind an identity, if it has one. Internal: not exported from the package. */
+export function cryptoKeyOf(identity: Identity): CryptoKey | undefined {
+  return handleOf(identity).cryptoKey;
+}
+
 /** An Ed25519 key pair whose secret stays inside its signer closure. */
 export class Identity implements Signer {
   /** The public key, base64url without padding (43 characters). */

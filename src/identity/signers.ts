@@ -26,6 +26,8 @@ export interface KeyHandle {
   sign(message: Uint8Array): Promise<Uint8Array>;
   /** @throws SignalingError `not-extractable` unless the key was made extractable */
   exportSeed(): Promise<Uint8Array>;
+  /** The WebCrypto key, for the `webcrypto` kind only (it can be stored in IndexedDB as it is). */
+  readonly cryptoKey?: CryptoKey;
 }
 
 export interface HandleOptions {
@@ -91,6 +93,7 @@ export function webCryptoKeyHandle(privateKey: CryptoKey, publicKey: Uint8Array)
     kind: 'webcrypto',
     extractable: privateKey.extractable,
     publicKey,
+    cryptoKey: privateKey,
     async sign(message) {
       return new Uint8Array(await subtle.sign({ name: 'Ed25519' }, privateKey, bufferSource(message)));
     },
