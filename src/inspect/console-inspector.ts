@@ -1,0 +1,78 @@
+import type { InspectionEvent } from 'xstate';
+
+/**
+ * An XState inspector that needs no network: one readable line per transition of the root machine,
+ * `time  from → to  (event)  reason/retry`. It prints event types and a few public context fields only,
+ * never event payloads, so nothing secret or private can reach the console through it.
+ */
+export interface ConsoleInspectorOptions {
+  /** Where lines go. Default `console.log`. */
+  write?: (line: string) => void;
+  /** Prefix for every line, to tell several clients apart (e.g. `'A'`). */
+  label?: string;
+  /** Clock for the time column, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+export function createConsoleInspector(
+  options: ConsoleInspectorOptions = {},
+): (event: InspectionEvent) => void {
+  const write = options.write ?? ((line: string) => console.log(line));
+  const now = options.now ?? Date.now;
+  const prefix = options.label ? `${options.label} ` : '';
+  let previous: string | undefined;
+  return (inspection) => {
+    if (inspection.type !== '@xstate.snapshot' || inspection.actorRef.sessionId !== inspection.rootId) return;
+    const snapshot = inspection.snapshot as {
+      value?: unknown;
+      context?: Record<string, unknown>;
+      tags?: ReadonlySet<string>;
+    };
+    if (snapshot.value === undefined) return;
+    const current = statePath(snapshot.value);
+    if (current === previous) return;
+    const from = previous ?? '(start)';
+    previous = current;
+    // Why and how long only where they apply: a reason left in context would mislead elsewhere.
+    const waiting = snapshot.tags?.has('reconnecting') || snapshot.tags?.has('failed');
+    const details = waiting ? describe(snapshot.context) : '';
+    write(`${prefix}${clock(now())}  ${from} → ${current}  (${eventLabel(inspection.event.type)})${details}`);
+  };
+}
+
+/** `{ session: { authenticating: 'signing' } }` → `session.authenticating.signing`. */
+export function statePath(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) return String(value);
+  return Object.entries(value as Record<string, unknown>)
+    .map(([key, child]) => {
+      const rest = statePath(child);
+      return rest === '' || (typeof child === 'object' && child !== null && Object.keys(child).length === 0)
+        ? key
+        : `${key}.${rest}`;
+    })
+    .join(' | ');
+}
+
+function eventLabel(type: string): string {
+  if (type.startsWith('xstate.after.')) {
+    const rest = type.slice('xstate.after.'.length);
+    return `after ${rest.slice(0, rest.indexOf('.'))}`;
+  }
+  if (type.startsWith('xstate.done.actor.')) return `${type.slice('xstate.done.actor.'.length)} done`;
+  if (type.startsWith('xstate.error.actor.')) return `${type.slice('xstate.error.actor.'.length)} failed`;
+  return type;
+}
+
+function describe(context: Record<string, unknown> | undefined): string {
+  if (!context) return '';
+  const parts: string[] = [];
+  if (typeof context.reason === 'string') parts.push(`reason ${context.reason}`);
+  if (typeof context.closeCode === 'number') parts.push(`close ${context.closeCode}`);
+  if (typeof context.retryIn === 'number') parts.push(`retry in ${Math.round(context.retryIn)} ms`);
+  return parts.length > 0 ? `  ${parts.join(', ')}` : '';
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
