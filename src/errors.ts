@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'too-large'
   | 'unsupported-version'
   | 'invalid-origin'
+  // Configuration
+  | 'invalid-option'
   // Authentication verdicts (the spec's auth.error codes)
   | 'denied'
   | 'expired'

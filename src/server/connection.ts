@@ -1,0 +1,374 @@
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import { randomBytes } from '../platform.js';
+import { createServerProof, verifyChallenge } from '../protocol/auth.js';
+import { encodeBase64url } from '../protocol/base64url.js';
+import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
+import type { AuthErrorCode, AuthResponse, IceServer, SignalOut } from '../protocol/messages.js';
+import { validateMessage } from '../protocol/parse.js';
+import { keyPrefix, type Log } from './logger.js';
+import type { AuthContext, ResolvedOptions } from './options.js';
+import type { Peer } from './peer.js';
+import type { PresenceHub } from './presence.js';
+import type { FailureRateLimiter } from './rate-limit.js';
+import { relaySignal } from './relay.js';
+import type { SessionRegistry } from './sessions.js';
+
+/** What every connection of one server shares. */
+export interface ServerContext {
+  readonly options: ResolvedOptions;
+  /** Normalized origins the server rebuilds the transcript for. */
+  readonly origins: readonly string[];
+  readonly serverKey: Uint8Array;
+  readonly sessions: SessionRegistry;
+  readonly presence: PresenceHub;
+  readonly limiter: FailureRateLimiter | undefined;
+  readonly log: Log;
+  /** Every open socket, authenticated or not, until its `close` event. */
+  readonly connections: Set<Connection>;
+  /** Called when a socket has fully closed (the server's `close()` waits on these). */
+  onClosed(connection: Connection): void;
+}
+
+/**
+ * `challenged`: the challenge is out, waiting for the one `auth.response`. `verifying`: it arrived and
+ * is being checked. `open`: authenticated. `closed`: closing or closed, out of every registry.
+ */
+type State = 'challenged' | 'verifying' | 'open' | 'closed';
+
+/** Close codes for the `auth.error` verdicts of the handshake checks. */
+const CLOSE_FOR: Record<AuthErrorCode, number> = {
+  'unsupported-version': CloseCode.UNSUPPORTED_VERSION,
+  malformed: CloseCode.INVALID_PAYLOAD,
+  expired: CloseCode.EXPIRED,
+  denied: CloseCode.AUTH_DENIED,
+  'rate-limited': CloseCode.RATE_LIMITED,
+};
+
+let nextId = 0;
+
+/** One socket: its handshake, then its session (heartbeat, relay, presence) until it closes. */
+export class Connection implements Peer {
+  /** A short id for logs. */
+  readonly id = `c${++nextId}`;
+  publicKey = '';
+  sessionId = '';
+  readonly subscriptions = new Set<string>();
+  /** When the last frame of any kind arrived (ms since the epoch); the heartbeat sweep reads it. */
+  lastSeen: number;
+  private state: State = 'challenged';
+  private readonly nonce = randomBytes(NONCE_BYTES);
+  private readonly openedAt = Date.now();
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly ws: WebSocket,
+    private readonly request: IncomingMessage,
+    /** The rate limiter's key for this socket (normally its remote address). */
+    readonly address: string,
+  ) {
+    this.lastSeen = this.openedAt;
+    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    ws.on('ping', this.touch);
+    ws.on('pong', this.touch);
+    // ws reports protocol-level failures (bad UTF-8, a frame over maxPayload) here and closes itself.
+    ws.on('error', (error) =>
+      this.ctx.log.debug({ connection: this.id, err: error.message }, 'socket error'),
+    );
+    ws.on('close', (code) => this.onClose(code));
+  }
+
+  get authenticated(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Sends the challenge (or refuses at once an address that is rate limited or a full server). */
+  start(): void {
+    const retryAfter = this.ctx.limiter?.retryAfter(this.address) ?? 0;
+    if (retryAfter > 0) {
+      this.refuse('rate-limited', 'rate limited', retryAfter);
+      return;
+    }
+    const { heartbeat, maxMessageBytes, authTimeout } = this.ctx.options;
+    this.ws.send(
+      JSON.stringify({
+        type: 'auth.challenge',
+        v: PROTOCOL_VERSION,
+        nonce: encodeBase64url(this.nonce),
+        serverKey: encodeBase64url(this.ctx.serverKey),
+        heartbeat,
+        limits: { maxMessageBytes },
+      }),
+    );
+    this.authTimer = setTimeout(() => this.refuse('expired', 'authentication timed out'), authTimeout);
+  }
+
+  /**
+   * Queues a frame unless that would grow this socket's send buffer past `maxBufferedBytes`: a reader
+   * that slow is closed with 1013 (try later) so the server's memory stays bounded.
+   */
+  send(text: string): boolean {
+    if (this.state === 'closed' || this.ws.readyState !== WebSocket.OPEN) return false;
+    const limit = this.ctx.options.maxBufferedBytes;
+    if (this.ws.bufferedAmount + Buffer.byteLength(text) > limit) {
+      this.ctx.log.warn(
+        { connection: this.id, sessionId: this.sessionId, buffered: this.ws.bufferedAmount },
+        'slow reader: send buffer full, closing 1013',
+      );
+      this.close(CloseCode.TRY_LATER, 'send buffer full');
+      return false;
+    }
+    this.ws.send(text);
+    return true;
+  }
+
+  /** Starts the close handshake and leaves the registries at once, so no one relays to a dying socket. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.leave();
+    this.ws.close(code, reason);
+  }
+
+  /** Drops the socket without a close handshake (it is silent: nothing would answer one). */
+  terminate(): void {
+    this.leave();
+    this.ws.terminate();
+  }
+
+  private touch = (): void => {
+    this.lastSeen = Date.now();
+  };
+
+  private leave(): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    if (wasOpen) {
+      this.ctx.sessions.remove(this);
+      this.ctx.presence.removePeer(this);
+    }
+  }
+
+  private onClose(code: number): void {
+    this.leave();
+    this.ctx.log.debug(
+      { connection: this.id, sessionId: this.sessionId || undefined, code, ms: Date.now() - this.openedAt },
+      'closed',
+    );
+    this.ctx.onClosed(this);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    switch (this.state) {
+      case 'open':
+        this.onMessage(data, isBinary);
+        return;
+      case 'challenged':
+      case 'verifying':
+        this.onHandshakeFrame(data, isBinary);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  // ── Handshake ────────────────────────────────────────────────────────────────────────────────
+
+  private onHandshakeFrame(data: Buffer, isBinary: boolean): void {
+    // ws enforces the post-auth limit (its maxPayload); the 4 KiB pre-auth limit is checked here.
+    if (data.length > this.ctx.options.preAuthMaxBytes) {
+      this.refuse('malformed', 'frame too large before authentication', 0, CloseCode.TOO_BIG);
+      return;
+    }
+    if (isBinary) {
+      this.refuse('malformed', 'binary frame', 0, CloseCode.UNSUPPORTED_DATA);
+      return;
+    }
+    const value = parseObject(data.toString());
+    if (value === undefined) {
+      this.refuse('malformed', 'not a JSON object with a type', 0, CloseCode.INVALID_PAYLOAD);
+      return;
+    }
+    if (value.type !== 'auth.response' || this.state === 'verifying') {
+      // Only one frame is allowed before auth.ok: the one auth.response.
+      this.refuse('malformed', 'expected one auth.response', 0, CloseCode.POLICY);
+      return;
+    }
+    this.state = 'verifying';
+    this.authenticate(value).catch((error: unknown) => {
+      this.ctx.log.error({ connection: this.id, err: errorMessage(error) }, 'handshake failed unexpectedly');
+      this.close(CloseCode.SERVER_ERROR, 'server error');
+    });
+  }
+
+  private async authenticate(value: Record<string, unknown>): Promise<void> {
+    const { options, limiter } = this.ctx;
+    // A limited address is refused before any signature work, which is the point of limiting it.
+    const retryAfter = limiter?.retryAfter(this.address) ?? 0;
+    if (retryAfter > 0) return this.refuse('rate-limited', 'rate limited', retryAfter);
+
+    const result = await verifyChallenge(value, {
+      nonce: this.nonce,
+      origins: this.ctx.origins,
+      serverKey: this.ctx.serverKey,
+      now: Date.now(),
+      nonceExpiresAt: this.openedAt + options.authTimeout,
+      verifier: 'node',
+    });
+    if (this.state !== 'verifying') return;
+    if (!result.ok) return this.refuse(result.code, result.code);
+
+    const context: AuthContext = {
+      origin: result.origin,
+      remoteAddress: this.address,
+      request: this.request,
+    };
+    if (options.authorize && !(await this.askAuthorize(result.publicKey, context))) {
+      if (this.state === 'verifying') this.refuse('denied', 'denied');
+      return;
+    }
+    if (this.state !== 'verifying') return;
+
+    const [signature, iceServers] = await Promise.all([
+      createServerProof({
+        identity: options.identity,
+        origin: result.origin,
+        nonce: this.nonce,
+        response: result.response,
+      }),
+      this.askIceServers(result.publicKey, context),
+    ]);
+    if (this.state !== 'verifying') return;
+    this.accept(result.response, signature, iceServers);
+  }
+
+  private accept(response: AuthResponse, signature: string, iceServers: IceServer[] | undefined): void {
+    clearTimeout(this.authTimer);
+    this.state = 'open';
+    this.publicKey = response.publicKey;
+    this.sessionId = encodeBase64url(randomBytes(16));
+    this.ws.send(
+      JSON.stringify({
+        type: 'auth.ok',
+        v: PROTOCOL_VERSION,
+        sessionId: this.sessionId,
+        signature,
+        ...(iceServers && iceServers.length > 0 ? { iceServers } : {}),
+      }),
+    );
+    this.ctx.log.info(
+      {
+        connection: this.id,
+        sessionId: this.sessionId,
+        key: keyPrefix(this.publicKey),
+        address: this.address,
+      },
+      'authenticated',
+    );
+    const replaced = this.ctx.sessions.add(this, this.ctx.options.maxSessionsPerKey);
+    for (const old of replaced) old.close(CloseCode.REPLACED, 'replaced by a newer session');
+  }
+
+  private async askAuthorize(publicKey: string, context: AuthContext): Promise<boolean> {
+    try {
+      return (await this.ctx.options.authorize?.(publicKey, context)) === true;
+    } catch (error) {
+      this.ctx.log.error({ connection: this.id, err: errorMessage(error) }, 'authorize threw; denying');
+      return false;
+    }
+  }
+
+  private async askIceServers(publicKey: string, context: AuthContext): Promise<IceServer[] | undefined> {
+    if (!this.ctx.options.iceServers) return undefined;
+    try {
+      const servers = await this.ctx.options.iceServers(publicKey, context);
+      return Array.isArray(servers) ? servers : undefined;
+    } catch (error) {
+      this.ctx.log.error({ connection: this.id, err: errorMessage(error) }, 'iceServers threw; sending none');
+      return undefined;
+    }
+  }
+
+  /**
+   * Ends a handshake: `auth.error` first, then the close. Every verdict but `rate-limited` itself counts
+   * against the address.
+   */
+  private refuse(code: AuthErrorCode, reason: string, retryAfter = 0, closeCode = CLOSE_FOR[code]): void {
+    if (this.state === 'closed') return;
+    if (code !== 'rate-limited') this.ctx.limiter?.recordFailure(this.address);
+    this.ctx.log.info(
+      { connection: this.id, address: this.address, code, closeCode, reason },
+      'handshake refused',
+    );
+    if (this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ type: 'auth.error', code, ...(retryAfter > 0 ? { retryAfter } : {}) }));
+    }
+    // `denied` never says which check failed, in the close reason either.
+    this.close(closeCode, code);
+  }
+
+  // ── Session ──────────────────────────────────────────────────────────────────────────────────
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      this.close(CloseCode.UNSUPPORTED_DATA, 'binary frame');
+      return;
+    }
+    const value = parseObject(data.toString());
+    if (value === undefined) {
+      this.close(CloseCode.INVALID_PAYLOAD, 'not a JSON object with a type');
+      return;
+    }
+    if (value.type === 'auth.response') {
+      this.refuse('malformed', 'second auth.response', 0, CloseCode.POLICY);
+      return;
+    }
+    const parsed = validateMessage(value, 'client');
+    if (!parsed.ok) {
+      // A well-framed message with bad fields costs the sender that message, not the connection.
+      this.sendError('malformed', value.id);
+      return;
+    }
+    const message = parsed.message;
+    switch (message.type) {
+      case 'ping':
+        this.send(`{"type":"pong","t":${message.t as number}}`);
+        return;
+      case 'signal':
+        relaySignal(this, message as SignalOut, this.ctx.sessions, this.ctx.options.maxMessageBytes);
+        return;
+      case 'presence.subscribe':
+        if (!this.ctx.presence.subscribe(this, message.keys as string[])) this.sendError('too-many-keys');
+        return;
+      case 'presence.unsubscribe':
+        this.ctx.presence.unsubscribe(this, message.keys as string[]);
+        return;
+      default:
+        this.sendError('unknown-type', value.id);
+    }
+  }
+
+  private sendError(code: string, id?: unknown): void {
+    const withId = typeof id === 'string' && id.length >= 1 && id.length <= MAX_ID_LENGTH;
+    this.send(JSON.stringify(withId ? { type: 'error', code, id } : { type: 'error', code }));
+  }
+}
+
+function parseObject(text: string): (Record<string, unknown> & { type: string }) | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === 'string' ? (value as Record<string, unknown> & { type: string }) : undefined;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,19 @@
+/** signaling-actor/server — the reference signaling server of protocol v1 (Node only). */
+export {
+  jsonLineLogger,
+  type LogFields,
+  type LogLevel,
+  type LogMethod,
+  type ServerLogger,
+} from './logger.js';
+export type {
+  AuthContext,
+  RateLimitOptions,
+  ServerLimitsOptions,
+  SignalingServerOptions,
+} from './options.js';
+export {
+  createSignalingServer,
+  type SignalingServer,
+  type SignalingServerStats,
+} from './server.js';

@@ -1,0 +1,66 @@
+/**
+ * The server's structured logs. The interface is pino's (`logger.info(fields, message)`), so pino,
+ * bunyan-style loggers and `console` plug in as they are. Fields never carry key material or message
+ * data: a peer is named by its session id and an 8-character prefix of its public key.
+ */
+
+export type LogFields = Record<string, unknown>;
+export type LogMethod = (fields: LogFields, message?: string) => void;
+
+export interface ServerLogger {
+  debug?: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** A logger that writes one JSON object per line (`{"time","level","msg",...fields}`), as the CLI does. */
+export function jsonLineLogger(
+  write: (line: string) => void = (line) => process.stdout.write(line),
+  options: { level?: LogLevel } = {},
+): Required<ServerLogger> {
+  const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+  const min = order[options.level ?? 'info'];
+  const method =
+    (level: LogLevel): LogMethod =>
+    (fields, message) => {
+      if (order[level] < min) return;
+      write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+    };
+  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error') };
+}
+
+/** The part of a public key that may appear in logs: enough to tell peers apart, not the key. */
+export function keyPrefix(publicKey: string): string {
+  return publicKey.slice(0, 8);
+}
+
+/** Wraps an optional logger so call sites need no checks, and a throwing logger cannot break the server. */
+export class Log {
+  constructor(private readonly logger: ServerLogger | undefined) {}
+
+  debug(fields: LogFields, message: string): void {
+    this.emit('debug', fields, message);
+  }
+  info(fields: LogFields, message: string): void {
+    this.emit('info', fields, message);
+  }
+  warn(fields: LogFields, message: string): void {
+    this.emit('warn', fields, message);
+  }
+  error(fields: LogFields, message: string): void {
+    this.emit('error', fields, message);
+  }
+
+  private emit(level: LogLevel, fields: LogFields, message: string): void {
+    const method = this.logger?.[level];
+    if (!method) return;
+    try {
+      method.call(this.logger, fields, message);
+    } catch {
+      // A broken logger must not take connections down with it.
+    }
+  }
+}

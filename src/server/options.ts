@@ -1,0 +1,197 @@
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { SignalingError } from '../errors.js';
+import type { Signer } from '../identity/identity.js';
+import {
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_ORIGINS,
+  PRE_AUTH_MAX_BYTES,
+} from '../protocol/constants.js';
+import type { HeartbeatSettings, IceServer } from '../protocol/messages.js';
+import type { ServerLogger } from './logger.js';
+
+/** What `authorize` and `iceServers` learn about the connection being authenticated. */
+export interface AuthContext {
+  /** The origin (normalized URL) the client's proof verified against. */
+  origin: string;
+  /** The rate limiter's key for this socket: the remote address unless `rateLimit.key` says otherwise. */
+  remoteAddress: string;
+  /** The HTTP upgrade request (headers, URL), e.g. to read a token or a proxy header. */
+  request: IncomingMessage;
+}
+
+export interface SignalingServerOptions {
+  /**
+   * The server's Ed25519 identity. Its public key is the challenge's `serverKey` and it signs `auth.ok`
+   * (the server's proof), so clients can pin it. Required.
+   */
+  identity: Signer;
+  /** Interface to listen on. Default `'127.0.0.1'` (loopback only). Ignored with `server`. */
+  host?: string;
+  /** Port to listen on; `0` picks a free one (read it back from `.port`). Default `0`. Ignored with `server` when it already listens. */
+  port?: number;
+  /**
+   * An existing `http.Server` / `https.Server` to attach to (its other requests are left alone). When it
+   * is not listening yet, it is started on `host`/`port`. `close()` detaches but does not close it.
+   */
+  server?: HttpServer | HttpsServer;
+  /** URL path the WebSocket endpoint answers on. Default `'/'`. Upgrades to other paths get 400. */
+  path?: string;
+  /**
+   * The URLs clients dial to reach this server (the transcript's origin), at most 8. Default: the
+   * loopback URLs of the bound port, `ws://127.0.0.1:PORT/` and `ws://localhost:PORT/` (with `path`),
+   * plus `ws://HOST:PORT/` when `host` names a specific other interface. Behind a proxy or TLS
+   * terminator, list the public URL, e.g. `wss://signal.example.com/`.
+   */
+  origins?: readonly (string | URL)[];
+  /**
+   * The application's say on who may connect, called after the signature verified. Returning (or
+   * resolving to) `false`, or throwing, refuses with `denied` / 4001. Default: every valid key.
+   */
+  authorize?: (publicKey: string, context: AuthContext) => boolean | Promise<boolean>;
+  /**
+   * ICE servers handed to an authenticated client in `auth.ok` (e.g. TURN credentials minted for its
+   * key). Omitted when it returns an empty list; when it throws, the error is logged and `auth.ok` is
+   * sent without them (a client can still use its own STUN servers). Default: none.
+   */
+  iceServers?: (publicKey: string, context: AuthContext) => IceServer[] | Promise<IceServer[]>;
+  /**
+   * The heartbeat announced in the challenge. Clients ping every `interval` ms; the server terminates
+   * a socket that sent nothing for `interval + timeout`. Default `{ interval: 25000, timeout: 10000 }`.
+   */
+  heartbeat?: Partial<HeartbeatSettings>;
+  /** Milliseconds an unauthenticated socket may stay open (and its nonce stays valid). Default 10000. */
+  authTimeout?: number;
+  limits?: ServerLimitsOptions;
+  /** Rate limiting of failed handshakes per remote address; `false` turns it off. */
+  rateLimit?: RateLimitOptions | false;
+  /** Structured logs (pino-compatible: `logger.info(fields, message)`). Default: silent. */
+  logger?: ServerLogger;
+}
+
+export interface ServerLimitsOptions {
+  /** Largest frame after authentication, in bytes; announced in the challenge. Default 65536 (64 KiB). */
+  maxMessageBytes?: number;
+  /**
+   * Largest send buffer of one socket, in bytes (what the server has queued for a slow reader). A send
+   * beyond it closes that socket with 1013; a sender whose signal it was gets an error. Default 1 MiB.
+   */
+  maxBufferedBytes?: number;
+  /** Live sessions one key may hold; a newer one closes the oldest with 4009 (replaced). Default 16. */
+  maxSessionsPerKey?: number;
+  /** Open sockets (authenticated or not); beyond it new sockets are closed with 1013. Default 10000. */
+  maxConnections?: number;
+}
+
+export interface RateLimitOptions {
+  /** Failed handshakes an address may make per window before it is refused. Default 10. */
+  maxFailures?: number;
+  /** The window, in ms; the count resets when it ends. Default 60000. */
+  windowMs?: number;
+  /**
+   * Which address a socket counts against. Default: the TCP peer address. Behind a reverse proxy,
+   * read your proxy's header here (only if the proxy sets it; otherwise clients can forge it).
+   */
+  key?: (request: IncomingMessage) => string;
+  /** Addresses remembered at once; the oldest is forgotten beyond it, so memory stays bounded. Default 100000. */
+  maxAddresses?: number;
+}
+
+/** Options with every default filled in and checked. */
+export interface ResolvedOptions {
+  identity: Signer;
+  host: string;
+  port: number;
+  path: string;
+  server: HttpServer | HttpsServer | undefined;
+  origins: readonly (string | URL)[] | undefined;
+  authorize: SignalingServerOptions['authorize'];
+  iceServers: SignalingServerOptions['iceServers'];
+  heartbeat: HeartbeatSettings;
+  authTimeout: number;
+  preAuthMaxBytes: number;
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  maxSessionsPerKey: number;
+  maxConnections: number;
+  rateLimit:
+    | (Required<Omit<RateLimitOptions, 'key'>> & { key: (request: IncomingMessage) => string })
+    | false;
+  logger: ServerLogger | undefined;
+}
+
+export function resolveOptions(options: SignalingServerOptions): ResolvedOptions {
+  if (
+    !options ||
+    typeof options.identity?.sign !== 'function' ||
+    typeof options.identity.publicKey !== 'string'
+  ) {
+    throw new SignalingError(
+      'invalid-key',
+      'createSignalingServer needs an `identity` (an Identity or Signer)',
+    );
+  }
+  const path = options.path ?? '/';
+  if (!path.startsWith('/')) throw new SignalingError('invalid-option', '`path` must start with "/"');
+  if (
+    options.origins !== undefined &&
+    (options.origins.length === 0 || options.origins.length > MAX_ORIGINS)
+  ) {
+    throw new SignalingError('invalid-origin', `a server has 1 to ${MAX_ORIGINS} origins`);
+  }
+  const limits = options.limits ?? {};
+  const rate = options.rateLimit;
+  return {
+    identity: options.identity,
+    host: options.host ?? '127.0.0.1',
+    port: positive('port', options.port ?? 0, true),
+    path,
+    server: options.server,
+    origins: options.origins,
+    authorize: options.authorize,
+    iceServers: options.iceServers,
+    heartbeat: {
+      interval: positive('heartbeat.interval', options.heartbeat?.interval ?? DEFAULT_HEARTBEAT.interval),
+      timeout: positive('heartbeat.timeout', options.heartbeat?.timeout ?? DEFAULT_HEARTBEAT.timeout),
+    },
+    authTimeout: positive('authTimeout', options.authTimeout ?? DEFAULT_AUTH_TIMEOUT_MS),
+    preAuthMaxBytes: PRE_AUTH_MAX_BYTES,
+    maxMessageBytes: atLeast(
+      'limits.maxMessageBytes',
+      limits.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      PRE_AUTH_MAX_BYTES,
+    ),
+    maxBufferedBytes: positive('limits.maxBufferedBytes', limits.maxBufferedBytes ?? 1024 * 1024),
+    maxSessionsPerKey: positive('limits.maxSessionsPerKey', limits.maxSessionsPerKey ?? 16),
+    maxConnections: positive('limits.maxConnections', limits.maxConnections ?? 10_000),
+    rateLimit:
+      rate === false
+        ? false
+        : {
+            maxFailures: positive('rateLimit.maxFailures', rate?.maxFailures ?? 10),
+            windowMs: positive('rateLimit.windowMs', rate?.windowMs ?? 60_000),
+            maxAddresses: positive('rateLimit.maxAddresses', rate?.maxAddresses ?? 100_000),
+            key: rate?.key ?? ((request) => request.socket.remoteAddress ?? 'unknown'),
+          },
+    logger: options.logger,
+  };
+}
+
+function positive(name: string, value: number, allowZero = false): number {
+  if (!Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new SignalingError(
+      'invalid-option',
+      `\`${name}\` must be a ${allowZero ? 'non-negative' : 'positive'} integer`,
+    );
+  }
+  return value;
+}
+
+function atLeast(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new SignalingError('invalid-option', `\`${name}\` must be an integer ≥ ${min}`);
+  }
+  return value;
+}

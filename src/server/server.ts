@@ -1,0 +1,229 @@
+import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import { decodeBase64url } from '../protocol/base64url.js';
+import { CloseCode, KEY_BYTES, MAX_ORIGINS } from '../protocol/constants.js';
+import { normalizeOrigin } from '../protocol/origin.js';
+import { Connection, type ServerContext } from './connection.js';
+import { Log } from './logger.js';
+import { resolveOptions, type SignalingServerOptions } from './options.js';
+import { PresenceHub } from './presence.js';
+import { FailureRateLimiter } from './rate-limit.js';
+import { SessionRegistry } from './sessions.js';
+
+export interface SignalingServerStats {
+  /** Open sockets, authenticated or not. */
+  connections: number;
+  /** Authenticated sessions. */
+  sessions: number;
+  /** Distinct public keys online. */
+  keysOnline: number;
+}
+
+export interface SignalingServer {
+  /** The URL to dial, e.g. `ws://127.0.0.1:41234/` (a wildcard host is shown as loopback). */
+  readonly url: string;
+  /** The bound port. */
+  readonly port: number;
+  /** The server's public key (base64url): what clients pin. */
+  readonly publicKey: string;
+  /** The normalized origins the server accepts proofs for. */
+  readonly origins: readonly string[];
+  /** Live counts, e.g. for a health endpoint. */
+  stats(): SignalingServerStats;
+  /**
+   * Closes every socket with 1001 (going away), waits up to `timeout` ms (default 2000) for their close
+   * handshakes, terminates the rest, and stops listening (an attached `server` is detached, not closed).
+   * Idempotent.
+   */
+  close(options?: { timeout?: number }): Promise<void>;
+}
+
+/**
+ * Starts the reference signaling server of protocol v1 and resolves once it listens.
+ * @throws SignalingError `invalid-option` / `invalid-origin` / `invalid-key` for bad options; the
+ *   listen error (e.g. `EADDRINUSE`) as it is.
+ */
+export async function createSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
+  const resolved = resolveOptions(options);
+  const log = new Log(resolved.logger);
+  const serverKey = decodeBase64url(resolved.identity.publicKey, KEY_BYTES, 'identity public key');
+
+  const own = resolved.server === undefined;
+  const http: HttpServer = (resolved.server as HttpServer | undefined) ?? createServer(upgradeRequired);
+  if (!http.listening) await listen(http, resolved.port, resolved.host);
+  const address = http.address() as AddressInfo;
+  const secure = http instanceof TlsServer;
+  const urlHost = hostForUrl(address.address);
+  const url = `${secure ? 'wss' : 'ws'}://${urlHost}:${address.port}${resolved.path}`;
+  const origins = (resolved.origins ?? defaultOrigins(secure, resolved.host, address, resolved.path)).map(
+    (origin) => normalizeOrigin(origin),
+  );
+
+  // ws's maxPayload is one number per server, so it holds the post-auth limit (ws closes 1009 beyond
+  // it before buffering the frame); the stricter 4 KiB pre-auth limit is checked per frame in
+  // Connection. An unauthenticated socket can thus make the server buffer one frame of at most
+  // maxMessageBytes before being closed.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: resolved.maxMessageBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+
+  const sessions: SessionRegistry = new SessionRegistry((key, online) => presence.changed(key, online));
+  const presence = new PresenceHub((key) => sessions.isOnline(key));
+  const limiter = resolved.rateLimit === false ? undefined : new FailureRateLimiter(resolved.rateLimit);
+  const connections = new Set<Connection>();
+  let drained: (() => void) | undefined;
+  const ctx: ServerContext = {
+    options: resolved,
+    origins,
+    serverKey,
+    sessions,
+    presence,
+    limiter,
+    log,
+    connections,
+    onClosed(connection) {
+      connections.delete(connection);
+      if (connections.size === 0) drained?.();
+    },
+  };
+
+  let closing: Promise<void> | undefined;
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (pathOf(request) !== resolved.path) {
+      // On a shared server, other paths may belong to someone else's upgrade handler.
+      if (own || http.listenerCount('upgrade') === 1) reject(socket, 404, 'Not Found');
+      return;
+    }
+    if (closing) {
+      reject(socket, 503, 'Service Unavailable');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const rateKey = resolved.rateLimit === false ? remoteAddress(request) : resolved.rateLimit.key(request);
+      const connection = new Connection(ctx, ws, request, rateKey);
+      connections.add(connection);
+      if (closing) {
+        connection.close(CloseCode.GOING_AWAY, 'server shutting down');
+        return;
+      }
+      if (connections.size > resolved.maxConnections) {
+        log.warn({ connections: connections.size }, 'connection limit reached, closing 1013');
+        connection.close(CloseCode.TRY_LATER, 'server full');
+        return;
+      }
+      log.debug({ connection: connection.id, address: rateKey }, 'connected');
+      connection.start();
+    });
+  };
+  http.on('upgrade', onUpgrade);
+
+  // One sweep for every socket instead of a timer each: finds the silent ones and forgets ended
+  // rate-limit windows. Its period bounds how late past `interval + timeout` a dead socket is found.
+  const silence = resolved.heartbeat.interval + resolved.heartbeat.timeout;
+  const sweepEvery = Math.min(1000, Math.max(20, Math.floor(silence / 8)));
+  let sweeps = 0;
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const connection of connections) {
+      if (connection.authenticated && now - connection.lastSeen > silence) {
+        log.info({ connection: connection.id, sessionId: connection.sessionId }, 'silent socket terminated');
+        connection.terminate();
+      }
+    }
+    if (limiter && ++sweeps % 30 === 0) limiter.sweep();
+  }, sweepEvery);
+  sweeper.unref();
+
+  log.info({ url, origins, publicKey: resolved.identity.publicKey }, 'listening');
+
+  return {
+    url,
+    port: address.port,
+    publicKey: resolved.identity.publicKey,
+    origins,
+    stats: () => ({ connections: connections.size, sessions: sessions.size, keysOnline: sessions.keys }),
+    close({ timeout = 2000 } = {}) {
+      closing ??= (async () => {
+        log.info({ connections: connections.size }, 'closing');
+        clearInterval(sweeper);
+        http.off('upgrade', onUpgrade);
+        const allClosed = new Promise<void>((resolve) => {
+          drained = resolve;
+          if (connections.size === 0) resolve();
+        });
+        for (const connection of connections) connection.close(CloseCode.GOING_AWAY, 'server shutting down');
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), timeout);
+        });
+        if ((await Promise.race([allClosed, late])) === 'late') {
+          for (const connection of connections) connection.terminate();
+          await allClosed;
+        }
+        clearTimeout(timer);
+        wss.close();
+        if (own) {
+          await new Promise<void>((resolve) => {
+            http.close(() => resolve());
+            http.closeAllConnections();
+          });
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+function upgradeRequired(_request: IncomingMessage, response: import('node:http').ServerResponse): void {
+  response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+  response.end('This is a WebSocket signaling server.\n');
+}
+
+function listen(http: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    http.once('error', onError);
+    http.listen(port, host, () => {
+      http.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function pathOf(request: IncomingMessage): string {
+  const raw = request.url ?? '/';
+  const end = raw.search(/[?#]/);
+  return end === -1 ? raw : raw.slice(0, end);
+}
+
+function remoteAddress(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? 'unknown';
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+const LOOPBACKS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+function hostForUrl(address: string): string {
+  if (WILDCARDS.has(address)) return '127.0.0.1';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** The loopback URLs of the bound port, plus the configured host when it is a specific other one. */
+function defaultOrigins(secure: boolean, host: string, address: AddressInfo, path: string): string[] {
+  const scheme = secure ? 'wss' : 'ws';
+  const hosts = ['127.0.0.1', 'localhost'];
+  if (address.family === 'IPv6' || host === '::1' || host === '::') hosts.push('[::1]');
+  if (!WILDCARDS.has(host) && !LOOPBACKS.has(host)) hosts.push(host.includes(':') ? `[${host}]` : host);
+  return hosts.slice(0, MAX_ORIGINS).map((h) => `${scheme}://${h}:${address.port}${path}`);
+}
