@@ -33,6 +33,11 @@ export type ErrorCode =
   | 'expired'
   | 'rate-limited'
   | 'server-key-mismatch'
+  // Client sends (the queue while not connected, relayed signals)
+  | 'queue-full'
+  | 'closed'
+  | 'peer-offline'
+  | 'send-failed'
   // STUN / ICE
   | 'invalid-ice-server'
   | 'timeout'

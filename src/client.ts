@@ -1,0 +1,268 @@
+import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import { SignalingError } from './errors.js';
+import type { Signer } from './identity/identity.js';
+import type { BackoffOptions } from './machines/backoff.js';
+import { signalingMachine } from './machines/signaling.machine.js';
+import {
+  ConnectionState,
+  type FailureReason,
+  type ReconnectReason,
+  type SignalingInput,
+} from './machines/signaling.types.js';
+import type {
+  Ack,
+  ApplicationMessage,
+  ErrorMessage,
+  HeartbeatSettings,
+  IceServer,
+  Presence,
+  PresenceSubscribe,
+  PresenceUnsubscribe,
+  SignalIn,
+  SignalOut,
+} from './protocol/messages.js';
+import { normalizeOrigin } from './protocol/origin.js';
+import type { ParsedMessage } from './protocol/parse.js';
+import { Dispatcher, type QueueOptions, type TimerClock } from './services/dispatcher.js';
+import { createSignerService } from './services/signer.js';
+import { createSocketService, type WebSocketConstructor } from './services/socket.js';
+
+/** Something with add/removeEventListener: `window` in browsers. */
+export interface EventTargetLike {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+  document?: { visibilityState?: string } & Partial<EventTargetLike>;
+}
+
+export interface SignalingClientOptions {
+  /** The ws: / wss: URL of the signaling server. */
+  url: string | URL;
+  /** Who signs the handshake. */
+  identity: Signer;
+  /** Pin the server's key (base64url); a mismatch fails with 'server-key-mismatch'. */
+  serverKey?: string;
+  backoff?: BackoffOptions;
+  connectTimeout?: number;
+  authTimeout?: number;
+  /** Overrides the heartbeat the server announces. */
+  heartbeat?: Partial<HeartbeatSettings>;
+  /** Bounds of the send queue while not connected (1000 messages, 1 MiB, 60 s). */
+  queue?: QueueOptions;
+  /** XState inspection (e.g. `@statelyai/inspect`'s `inspector.inspect`). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** A WebSocket class to use instead of isomorphic-ws. */
+  WebSocket?: WebSocketConstructor;
+  /** Timers for the chart and the queue (XState's `SimulatedClock` in tests). */
+  clock?: TimerClock;
+  /** Ms since the epoch (RTT, queue ages, `issuedAt`). Default `Date.now`. */
+  now?: () => number;
+  /** Uniform in [0, 1) for backoff jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Where browser `online`/`offline`/`visibilitychange` come from; `false` to ignore them. Default `globalThis` when it has `addEventListener`. */
+  globalEvents?: EventTargetLike | false;
+}
+
+/** What `onStateChange` listeners are told besides the states. */
+export interface StateChangeDetails {
+  reason: ReconnectReason | FailureReason | undefined;
+  /** In `reconnecting`: ms until the next attempt. */
+  retryIn: number | undefined;
+  /** The close code of the socket that ended, when the server closed it. */
+  closeCode: number | undefined;
+}
+
+export type StateChangeListener = (
+  state: ConnectionState,
+  previous: ConnectionState,
+  details: StateChangeDetails,
+) => void;
+
+/** Inbound messages by `type`; any other type is an application message. */
+export interface InboundMessages {
+  signal: SignalIn;
+  presence: Presence;
+  ack: Ack;
+  error: ErrorMessage;
+}
+type Inbound<T extends string> = T extends keyof InboundMessages ? InboundMessages[T] : ApplicationMessage;
+
+export type OutboundMessage = SignalOut | PresenceSubscribe | PresenceUnsubscribe | ApplicationMessage;
+
+type SignalingActor = Actor<typeof signalingMachine>;
+
+const STATES = Object.values(ConnectionState);
+
+/**
+ * The public API: a thin adapter over the signaling actor. The chart decides every state; this class
+ * only maps snapshots to `ConnectionState`, forwards commands, and owns the dispatcher that carries
+ * application frames past the chart.
+ */
+export class SignalingClient {
+  /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
+  readonly actor: SignalingActor;
+  private readonly dispatcher: Dispatcher;
+  private readonly listeners = new Set<StateChangeListener>();
+  private readonly globalEvents: EventTargetLike | undefined;
+  private current: ConnectionState = ConnectionState.DISCONNECTED;
+  private listening = false;
+
+  constructor(options: SignalingClientOptions) {
+    const url = String(options.url);
+    normalizeOrigin(url); // throws `invalid-origin` now rather than on the first attempt
+    this.dispatcher = new Dispatcher({
+      ...(options.queue ? { queue: options.queue } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    const machine = signalingMachine.provide({
+      actors: {
+        socket: createSocketService({
+          link: this.dispatcher,
+          ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
+        }),
+        signer: createSignerService({
+          identity: options.identity,
+          url,
+          ...(options.now ? { now: options.now } : {}),
+        }),
+      },
+    });
+    const input: SignalingInput = { url };
+    if (options.serverKey !== undefined) input.serverKey = options.serverKey;
+    if (options.backoff !== undefined) input.backoff = options.backoff;
+    if (options.connectTimeout !== undefined) input.connectTimeout = options.connectTimeout;
+    if (options.authTimeout !== undefined) input.authTimeout = options.authTimeout;
+    if (options.heartbeat !== undefined) input.heartbeat = options.heartbeat;
+    if (options.random !== undefined) input.random = options.random;
+    if (options.now !== undefined) input.now = options.now;
+    this.actor = createActor(machine, {
+      input,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    const g = globalThis as unknown as Partial<EventTargetLike>;
+    this.globalEvents =
+      options.globalEvents === false
+        ? undefined
+        : (options.globalEvents ??
+          (typeof g.addEventListener === 'function' ? (g as EventTargetLike) : undefined));
+    this.actor.subscribe((snapshot) => this.onSnapshot(snapshot));
+    this.actor.start();
+  }
+
+  /** The connection state now. */
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  /** The server key learned on the last authentication (pin it for next time), or the pinned one. */
+  get serverKey(): string | undefined {
+    return this.actor.getSnapshot().context.serverKey;
+  }
+
+  /** The last heartbeat round-trip time, ms. */
+  get rtt(): number | undefined {
+    return this.actor.getSnapshot().context.rtt;
+  }
+
+  /** ICE servers the server handed this client in `auth.ok`, if any. */
+  get iceServers(): IceServer[] | undefined {
+    return this.actor.getSnapshot().context.iceServers;
+  }
+
+  get sessionId(): string | undefined {
+    return this.actor.getSnapshot().context.sessionId;
+  }
+
+  /** Starts connecting (or retries now when waiting to reconnect). Safe in every state. */
+  connect(): void {
+    this.listen(true);
+    this.actor.send({ type: 'CONNECT' });
+  }
+
+  /**
+   * Closes with 1000 and stays disconnected. Resolves once the socket has closed and no timer is left;
+   * queued and unacknowledged sends are rejected with `closed`.
+   */
+  async disconnect(): Promise<void> {
+    this.listen(false);
+    this.actor.send({ type: 'DISCONNECT' });
+    this.dispatcher.rejectAll(new SignalingError('closed', 'the client was disconnected'));
+    await this.dispatcher.whenIdle();
+  }
+
+  /**
+   * Sends a message. Connected, it is written at once; otherwise it queues until the connection is
+   * authenticated. A `signal` resolves on the server's `ack` and rejects with `peer-offline` when the
+   * peer is not connected; it is resent after a reconnect until acknowledged.
+   */
+  send(message: OutboundMessage): Promise<void> {
+    return this.dispatcher.send(message);
+  }
+
+  /** Every inbound message that is not part of the connection itself. Returns an unsubscribe. */
+  onMessage(listener: (message: ParsedMessage<'server'>) => void): () => void {
+    return this.dispatcher.subscribe(listener);
+  }
+
+  /** Inbound messages of one `type`. Returns an unsubscribe. */
+  on<T extends string>(type: T, listener: (message: Inbound<T>) => void): () => void {
+    return this.dispatcher.subscribeType(type, listener as (message: ParsedMessage<'server'>) => void);
+  }
+
+  /** Called on every change of `state`. Returns an unsubscribe. */
+  onStateChange(listener: StateChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
+    const state = STATES.find((s) => snapshot.hasTag(s)) ?? ConnectionState.DISCONNECTED;
+    if (state === this.current) return;
+    const previous = this.current;
+    this.current = state;
+    if (state === ConnectionState.FAILED) {
+      this.dispatcher.rejectAll(
+        new SignalingError('closed', `the connection failed (${snapshot.context.reason ?? 'unknown'})`),
+      );
+    }
+    const { reason, retryIn, closeCode } = snapshot.context;
+    const details: StateChangeDetails = { reason, retryIn, closeCode };
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(state, previous, details);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  // Browser hints: offline → drop the dead socket now; online → retry now; visible → ping now.
+  private readonly onOnline = () => this.actor.send({ type: 'ONLINE' });
+  private readonly onOffline = () => this.actor.send({ type: 'OFFLINE' });
+  private readonly onVisibility = () => {
+    const doc = this.document();
+    if (doc?.visibilityState === 'visible') this.actor.send({ type: 'VISIBLE' });
+  };
+
+  private document() {
+    return this.globalEvents?.document ?? (globalThis as { document?: EventTargetLike['document'] }).document;
+  }
+
+  private listen(on: boolean): void {
+    const target = this.globalEvents;
+    if (target === undefined || on === this.listening) return;
+    this.listening = on;
+    const method = on ? 'addEventListener' : 'removeEventListener';
+    target[method]('online', this.onOnline);
+    target[method]('offline', this.onOffline);
+    this.document()?.[method]?.('visibilitychange', this.onVisibility);
+  }
+}
+
+/** Creates a client; call `connect()` to start. */
+export function createSignalingClient(options: SignalingClientOptions): SignalingClient {
+  return new SignalingClient(options);
+}

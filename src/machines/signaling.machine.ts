@@ -1,0 +1,384 @@
+import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import { SignalingError } from '../errors.js';
+import { type VerifyServerProofResult, verifyServerProof } from '../protocol/auth.js';
+import {
+  type AuthResponse,
+  CloseCode,
+  DEFAULT_HEARTBEAT,
+  DEFAULT_MAX_MESSAGE_BYTES,
+} from '../protocol/index.js';
+import { backoffDelay, resolveBackoff } from './backoff.js';
+import { closeAction } from './close-codes.js';
+import { DEFAULT_AUTH_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, TIMEOUT_CLOSE_CODE } from './delays.js';
+import {
+  ConnectionState,
+  type FailureReason,
+  type ReconnectReason,
+  type SignalingContext,
+  type SignalingEvent,
+  type SignalingInput,
+  type SignerInput,
+  type SocketCommand,
+  type SocketInput,
+  type VerifierInput,
+} from './signaling.types.js';
+
+/**
+ * The connection as a statechart. The chart below holds names only; every implementation is in
+ * `setup()`. The socket and signer are placeholders that must be provided (`machine.provide`), so the
+ * machine itself does no I/O and holds no secret: `createSignalingClient` provides real ones.
+ */
+
+type Ctx = { context: SignalingContext };
+
+function mustBeProvided(name: string) {
+  return () => {
+    throw new SignalingError('protocol', `the '${name}' actor must be provided with machine.provide()`);
+  };
+}
+
+export const signalingMachine = setup({
+  types: {
+    context: {} as SignalingContext,
+    events: {} as SignalingEvent,
+    input: {} as SignalingInput,
+    tags: {} as ConnectionState,
+  },
+  actors: {
+    socket: fromCallback<SocketCommand, SocketInput>(mustBeProvided('socket')),
+    signer: fromPromise<AuthResponse, SignerInput>(mustBeProvided('signer')),
+    verifier: fromPromise<VerifyServerProofResult, VerifierInput>(({ input }) =>
+      verifyServerProof(input.ok, {
+        challenge: input.challenge,
+        response: input.response,
+        origin: input.url,
+        pinnedKey: input.pinnedKey,
+      }),
+    ),
+  },
+  delays: {
+    connectTimeout: ({ context }: Ctx) => context.connectTimeout,
+    authTimeout: ({ context }: Ctx) => context.authTimeout,
+    pingInterval: ({ context }: Ctx) => context.heartbeat.interval,
+    pongTimeout: ({ context }: Ctx) => context.heartbeat.timeout,
+    resetAfter: ({ context }: Ctx) => context.backoff.resetAfter,
+    backoff: ({ context }: Ctx) => context.retryIn ?? 0,
+  },
+  guards: {
+    closeIsFatal: ({ event }) => event.type === 'SOCKET.CLOSE' && closeAction(event.code).kind === 'fail',
+    pinMismatch: ({ context, event }) =>
+      event.type === 'AUTH.CHALLENGE' &&
+      context.pinnedKey !== undefined &&
+      event.challenge.serverKey !== context.pinnedKey,
+    proofValid: ({ event }) =>
+      'output' in event && (event as { output: VerifyServerProofResult }).output.ok === true,
+    retriesExhausted: ({ context }) => context.attempt > context.backoff.maxRetries,
+  },
+  actions: {
+    resetSession: assign({
+      attempt: 0,
+      previousDelay: 0,
+      immediateRetryUsed: false,
+      retryAfter: undefined,
+      retryIn: undefined,
+      reason: undefined,
+      closeCode: undefined,
+    }),
+    clearHandshake: assign({
+      challenge: undefined,
+      response: undefined,
+      ok: undefined,
+      authError: undefined,
+      sessionId: undefined,
+    }),
+    storeChallenge: assign(({ context, event }) => {
+      if (event.type !== 'AUTH.CHALLENGE') return {};
+      const { challenge } = event;
+      return {
+        challenge,
+        heartbeat: {
+          interval: context.heartbeatOverride.interval ?? challenge.heartbeat.interval,
+          timeout: context.heartbeatOverride.timeout ?? challenge.heartbeat.timeout,
+        },
+        maxMessageBytes: challenge.limits.maxMessageBytes,
+      };
+    }),
+    sendResponse: sendTo('socket', ({ event }) => ({
+      type: 'SOCKET.SEND' as const,
+      frame: (event as unknown as { output: AuthResponse }).output,
+    })),
+    storeResponse: assign({
+      response: ({ event }) => (event as unknown as { output: AuthResponse }).output,
+    }),
+    storeAuthError: assign(({ event }) =>
+      event.type === 'AUTH.ERROR' ? { authError: event.code, retryAfter: event.retryAfter } : {},
+    ),
+    storeSession: assign(({ context, event }) => {
+      const output = (event as unknown as { output: VerifyServerProofResult }).output;
+      return {
+        serverKey: (output.ok ? output.serverKey : undefined) ?? context.serverKey,
+        sessionId: context.ok?.sessionId,
+        iceServers: Array.isArray(context.ok?.iceServers) ? context.ok.iceServers : undefined,
+        reason: undefined,
+        closeCode: undefined,
+      };
+    }),
+    storeOk: assign({ ok: ({ event }) => (event.type === 'AUTH.OK' ? event.ok : undefined) }),
+    openChannel: sendTo('socket', ({ context }) => ({
+      type: 'SOCKET.AUTHENTICATED' as const,
+      maxMessageBytes: context.maxMessageBytes,
+    })),
+    sendPing: enqueueActions(({ context, enqueue }) => {
+      const t = context.now();
+      enqueue.assign({ pingSentAt: t });
+      enqueue.sendTo('socket', { type: 'SOCKET.PING', t } satisfies SocketCommand);
+      enqueue.sendTo('socket', { type: 'SOCKET.SEND', frame: { type: 'ping', t } } satisfies SocketCommand);
+    }),
+    measureRtt: assign({
+      rtt: ({ context, event }) =>
+        event.type === 'PONG' && event.t === context.pingSentAt
+          ? Math.max(0, context.now() - event.t)
+          : context.rtt,
+    }),
+    resetAttempts: assign({ attempt: 0, previousDelay: 0, immediateRetryUsed: false }),
+    abort: enqueueActions(({ enqueue }, params: { code: number; reason: ReconnectReason }) => {
+      enqueue.raise({ type: 'SESSION.ABORT', code: params.code, reason: params.reason });
+    }),
+    fail: enqueueActions(({ enqueue }, params: { code: number; reason: FailureReason }) => {
+      enqueue.raise({ type: 'SESSION.FAIL', code: params.code, reason: params.reason });
+    }),
+    // Exit of `session`: the close code comes from the event that ends it (DISCONNECT → 1000).
+    closeSocket: sendTo('socket', ({ event }) => ({
+      type: 'SOCKET.CLOSE_WITH' as const,
+      code: 'code' in event && event.type !== 'SOCKET.CLOSE' ? event.code : CloseCode.NORMAL,
+      reason: 'reason' in event && event.type !== 'SOCKET.CLOSE' ? event.reason : '',
+    })),
+    recordClose: assign(({ event }) => {
+      if (event.type === 'SOCKET.CLOSE') return { closeCode: event.code, reason: 'closed' as const };
+      if (event.type === 'SESSION.ABORT' || event.type === 'SOCKET.PROTOCOL_ERROR') {
+        return {
+          closeCode: undefined,
+          reason: event.type === 'SESSION.ABORT' ? event.reason : ('protocol-error' as const),
+        };
+      }
+      if (event.type === 'OFFLINE') return { closeCode: undefined, reason: 'offline' as const };
+      return {};
+    }),
+    recordFailure: assign(({ event }) => {
+      if (event.type === 'SOCKET.CLOSE') {
+        const action = closeAction(event.code);
+        return { closeCode: event.code, reason: action.kind === 'fail' ? action.reason : 'protocol' };
+      }
+      if (event.type === 'SESSION.FAIL') return { reason: event.reason };
+      return {};
+    }),
+    failRetriesExhausted: assign({ reason: 'retries-exhausted' as const, retryIn: undefined }),
+    scheduleRetry: assign(({ context }) => {
+      const attempt = context.attempt + 1;
+      const code = context.reason === 'closed' ? context.closeCode : undefined;
+      const action = code === undefined ? undefined : closeAction(code);
+      if (action?.kind === 'retry-now' && !context.immediateRetryUsed) {
+        return { attempt, retryIn: 0, immediateRetryUsed: true, retryAfter: undefined };
+      }
+      let delay = backoffDelay(context.backoff, attempt - 1, context.previousDelay, context.random);
+      const previousDelay = delay;
+      if (
+        context.retryAfter !== undefined &&
+        (action?.kind === 'rate-limited' || context.authError === 'rate-limited')
+      ) {
+        delay = Math.max(delay, context.retryAfter);
+      }
+      return { attempt, retryIn: delay, previousDelay, retryAfter: undefined };
+    }),
+    clearRetry: assign({ retryIn: undefined }),
+  },
+}).createMachine({
+  id: 'signaling',
+  context: ({ input }) => ({
+    url: input.url,
+    pinnedKey: input.serverKey,
+    backoff: resolveBackoff(input.backoff),
+    connectTimeout: input.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    authTimeout: input.authTimeout ?? DEFAULT_AUTH_TIMEOUT,
+    heartbeatOverride: { ...input.heartbeat },
+    random: input.random ?? Math.random,
+    now: input.now ?? Date.now,
+    attempt: 0,
+    retryIn: undefined,
+    previousDelay: 0,
+    immediateRetryUsed: false,
+    retryAfter: undefined,
+    authError: undefined,
+    reason: undefined,
+    closeCode: undefined,
+    challenge: undefined,
+    response: undefined,
+    ok: undefined,
+    heartbeat: { ...DEFAULT_HEARTBEAT, ...input.heartbeat },
+    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    serverKey: input.serverKey,
+    sessionId: undefined,
+    iceServers: undefined,
+    pingSentAt: undefined,
+    rtt: undefined,
+  }),
+  initial: 'disconnected',
+  on: {
+    DISCONNECT: { target: '.disconnected', actions: 'resetSession' },
+  },
+  states: {
+    disconnected: {
+      tags: ConnectionState.DISCONNECTED,
+      on: { CONNECT: { target: 'session', actions: 'resetSession' } },
+    },
+    session: {
+      entry: 'clearHandshake',
+      exit: 'closeSocket',
+      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ url: context.url }) },
+      initial: 'connecting',
+      on: {
+        'SOCKET.CLOSE': [
+          { guard: 'closeIsFatal', target: 'failed', actions: 'recordFailure' },
+          { target: 'reconnecting', actions: 'recordClose' },
+        ],
+        'SOCKET.PROTOCOL_ERROR': { target: 'reconnecting', actions: 'recordClose' },
+        'SESSION.ABORT': { target: 'reconnecting', actions: 'recordClose' },
+        'SESSION.FAIL': { target: 'failed', actions: 'recordFailure' },
+        'AUTH.ERROR': { actions: 'storeAuthError' },
+        OFFLINE: {
+          actions: { type: 'abort', params: { code: CloseCode.GOING_AWAY, reason: 'offline' } },
+        },
+      },
+      states: {
+        connecting: {
+          tags: ConnectionState.CONNECTING,
+          on: { 'SOCKET.OPEN': 'authenticating' },
+          after: {
+            connectTimeout: {
+              actions: { type: 'abort', params: { code: TIMEOUT_CLOSE_CODE, reason: 'connect-timeout' } },
+            },
+          },
+        },
+        authenticating: {
+          tags: ConnectionState.AUTHENTICATING,
+          initial: 'awaitingChallenge',
+          states: {
+            awaitingChallenge: {
+              on: {
+                'AUTH.CHALLENGE': [
+                  {
+                    guard: 'pinMismatch',
+                    actions: {
+                      type: 'fail',
+                      params: { code: CloseCode.POLICY, reason: 'server-key-mismatch' },
+                    },
+                  },
+                  { target: 'signing', actions: 'storeChallenge' },
+                ],
+              },
+              after: {
+                authTimeout: {
+                  actions: { type: 'abort', params: { code: TIMEOUT_CLOSE_CODE, reason: 'auth-timeout' } },
+                },
+              },
+            },
+            signing: {
+              invoke: {
+                src: 'signer',
+                input: ({ context }) => ({
+                  challenge: context.challenge as NonNullable<typeof context.challenge>,
+                }),
+                onDone: { target: 'awaitingVerdict', actions: ['storeResponse', 'sendResponse'] },
+                onError: {
+                  actions: {
+                    type: 'abort',
+                    params: { code: CloseCode.INVALID_PAYLOAD, reason: 'signer-error' },
+                  },
+                },
+              },
+            },
+            awaitingVerdict: {
+              on: { 'AUTH.OK': { target: 'verifying', actions: 'storeOk' } },
+              after: {
+                authTimeout: {
+                  actions: { type: 'abort', params: { code: TIMEOUT_CLOSE_CODE, reason: 'auth-timeout' } },
+                },
+              },
+            },
+            verifying: {
+              invoke: {
+                src: 'verifier',
+                input: ({ context }) => ({
+                  ok: context.ok as NonNullable<typeof context.ok>,
+                  challenge: context.challenge as NonNullable<typeof context.challenge>,
+                  response: context.response as NonNullable<typeof context.response>,
+                  url: context.url,
+                  pinnedKey: context.pinnedKey,
+                }),
+                onDone: [
+                  { guard: 'proofValid', target: '#signaling.session.connected', actions: 'storeSession' },
+                  {
+                    actions: {
+                      type: 'fail',
+                      params: { code: CloseCode.POLICY, reason: 'server-key-mismatch' },
+                    },
+                  },
+                ],
+                onError: {
+                  actions: {
+                    type: 'fail',
+                    params: { code: CloseCode.POLICY, reason: 'server-key-mismatch' },
+                  },
+                },
+              },
+            },
+          },
+        },
+        connected: {
+          tags: ConnectionState.CONNECTED,
+          entry: 'openChannel',
+          after: { resetAfter: { actions: 'resetAttempts' } },
+          initial: 'idle',
+          states: {
+            idle: {
+              after: { pingInterval: { target: 'awaitingPong', actions: 'sendPing' } },
+              on: { VISIBLE: { target: 'awaitingPong', actions: 'sendPing' } },
+            },
+            awaitingPong: {
+              on: {
+                PONG: { target: 'idle', actions: 'measureRtt' },
+                'SOCKET.ALIVE': 'idle',
+              },
+              after: {
+                pongTimeout: {
+                  actions: {
+                    type: 'abort',
+                    params: { code: CloseCode.HEARTBEAT_TIMEOUT, reason: 'heartbeat-timeout' },
+                  },
+                },
+              },
+            },
+          },
+          on: { PONG: { actions: 'measureRtt' } },
+        },
+      },
+    },
+    reconnecting: {
+      tags: ConnectionState.RECONNECTING,
+      entry: 'scheduleRetry',
+      always: { guard: 'retriesExhausted', target: 'failed', actions: 'failRetriesExhausted' },
+      after: { backoff: 'session' },
+      on: {
+        CONNECT: 'session',
+        ONLINE: 'session',
+      },
+      exit: 'clearRetry',
+    },
+    failed: {
+      tags: ConnectionState.FAILED,
+      on: { CONNECT: { target: 'session', actions: 'resetSession' } },
+    },
+  },
+});
+
+export type SignalingMachine = typeof signalingMachine;

@@ -1,0 +1,160 @@
+import type {
+  AuthChallenge,
+  AuthErrorCode,
+  AuthOk,
+  AuthResponse,
+  HeartbeatSettings,
+  IceServer,
+} from '../protocol/messages.js';
+import type { BackoffOptions, ResolvedBackoff } from './backoff.js';
+
+/** The connection's state as the application sees it; each is a tag on the chart's states. */
+export const ConnectionState = Object.freeze({
+  DISCONNECTED: 'disconnected',
+  CONNECTING: 'connecting',
+  AUTHENTICATING: 'authenticating',
+  CONNECTED: 'connected',
+  RECONNECTING: 'reconnecting',
+  FAILED: 'failed',
+} as const);
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+/** Why the machine is in `failed`: each needs a new `CONNECT` (reconnecting would repeat it). */
+export type FailureReason =
+  | 'auth-denied'
+  | 'server-key-mismatch'
+  | 'protocol'
+  | 'replaced'
+  | 'retries-exhausted';
+
+/** Why the machine is in `reconnecting`. */
+export type ReconnectReason =
+  | 'closed'
+  | 'connect-timeout'
+  | 'auth-timeout'
+  | 'heartbeat-timeout'
+  | 'protocol-error'
+  | 'signer-error'
+  | 'offline';
+
+/** What the machine is given when its actor is created. Numbers and strings only, except the injected random/now. */
+export interface SignalingInput {
+  /** The ws: / wss: URL to dial; also the transcript's origin. */
+  url: string;
+  /** The server key to pin (base64url). Unpinned, the key learned is recorded (trust on first use). */
+  serverKey?: string;
+  backoff?: BackoffOptions;
+  /** Ms for the socket to open. Default 10 000. */
+  connectTimeout?: number;
+  /** Ms for the challenge to arrive, and again for the verdict after answering. Default 10 000. */
+  authTimeout?: number;
+  /** Overrides the heartbeat the server announces in its challenge. */
+  heartbeat?: Partial<HeartbeatSettings>;
+  /** Uniform in [0, 1), for backoff jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Ms since the epoch, for RTT. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface SignalingContext {
+  url: string;
+  pinnedKey: string | undefined;
+  backoff: ResolvedBackoff;
+  connectTimeout: number;
+  authTimeout: number;
+  heartbeatOverride: Partial<HeartbeatSettings>;
+  /** Injected sources; functions, so they never show in a serialized snapshot. */
+  random: () => number;
+  now: () => number;
+
+  /** Consecutive reconnects since a session last stayed authenticated for `resetAfter`. */
+  attempt: number;
+  /** The delay chosen for the current wait in `reconnecting`, ms. */
+  retryIn: number | undefined;
+  previousDelay: number;
+  /** 4002's one immediate retry has been spent (until the counter resets). */
+  immediateRetryUsed: boolean;
+  /** 4029's `retryAfter` from the last `auth.error`, applied to the next wait. */
+  retryAfter: number | undefined;
+  /** The `auth.error` code of this session, if any. */
+  authError: AuthErrorCode | undefined;
+  /** Why the machine is reconnecting or failed. */
+  reason: ReconnectReason | FailureReason | undefined;
+  /** The close code of the last socket, when the server closed it. */
+  closeCode: number | undefined;
+
+  /** This session's handshake (public values only: the secret stays in the signer). */
+  challenge: AuthChallenge | undefined;
+  response: AuthResponse | undefined;
+  ok: AuthOk | undefined;
+  heartbeat: HeartbeatSettings;
+  maxMessageBytes: number;
+
+  /** Learned on `auth.ok`: the key to pin, the session, optional ICE servers. */
+  serverKey: string | undefined;
+  sessionId: string | undefined;
+  iceServers: IceServer[] | undefined;
+
+  /** The `t` of the last ping and the last round-trip time, ms. */
+  pingSentAt: number | undefined;
+  rtt: number | undefined;
+}
+
+/** Events the application (or the facade) sends. */
+export type ControlEvent =
+  | { type: 'CONNECT' }
+  | { type: 'DISCONNECT' }
+  /** Browser `online`: retry now. */
+  | { type: 'ONLINE' }
+  /** Browser `offline`: stop waiting on a dead socket. */
+  | { type: 'OFFLINE' }
+  /** The page became visible: ping now to find a dead socket fast. */
+  | { type: 'VISIBLE' };
+
+/** Events the socket service sends back (control frames only; application frames bypass the chart). */
+export type SocketEvent =
+  | { type: 'SOCKET.OPEN' }
+  | { type: 'SOCKET.CLOSE'; code: number; reason: string }
+  /** A frame arrived after a ping: the connection is alive (sent once per ping, not per frame). */
+  | { type: 'SOCKET.ALIVE' }
+  /** The server sent a malformed frame; the socket closed itself with `code` (1002/1003/1007/1009). */
+  | { type: 'SOCKET.PROTOCOL_ERROR'; code: number; message: string }
+  | { type: 'AUTH.CHALLENGE'; challenge: AuthChallenge }
+  | { type: 'AUTH.OK'; ok: AuthOk }
+  | { type: 'AUTH.ERROR'; code: AuthErrorCode; retryAfter: number | undefined }
+  | { type: 'PONG'; t: number };
+
+/** Raised inside the chart to end a session with a close code. */
+export type InternalEvent =
+  | { type: 'SESSION.ABORT'; code: number; reason: ReconnectReason }
+  | { type: 'SESSION.FAIL'; code: number; reason: FailureReason };
+
+export type SignalingEvent = ControlEvent | SocketEvent | InternalEvent;
+
+/** Commands the chart sends to the socket service. */
+export type SocketCommand =
+  /** Write a control frame (auth.response, ping). */
+  | { type: 'SOCKET.SEND'; frame: object }
+  /** A ping went out: report the next frame as `SOCKET.ALIVE`. */
+  | { type: 'SOCKET.PING'; t: number }
+  /** Close with `code` (no-op when already closed). */
+  | { type: 'SOCKET.CLOSE_WITH'; code: number; reason: string }
+  /** The server is verified: hand application frames to the application, with this frame limit. */
+  | { type: 'SOCKET.AUTHENTICATED'; maxMessageBytes: number };
+
+/** What the socket service is invoked with. */
+export interface SocketInput {
+  url: string;
+}
+
+export interface SignerInput {
+  challenge: AuthChallenge;
+}
+
+export interface VerifierInput {
+  ok: AuthOk;
+  challenge: AuthChallenge;
+  response: AuthResponse;
+  url: string;
+  pinnedKey: string | undefined;
+}

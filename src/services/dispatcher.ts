@@ -1,0 +1,382 @@
+import { SignalingError } from '../errors.js';
+import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/constants.js';
+import type { ApplicationMessage } from '../protocol/messages.js';
+import { type ParsedMessage, utf8Length, validateMessage } from '../protocol/parse.js';
+import type { Channel, Link } from './link.js';
+
+/**
+ * The facade's side of the link: routes inbound frames to subscribers (dropping repeated signals),
+ * settles sends on `ack` / `error`, and holds what the application sends while no authenticated socket
+ * exists — bounded by count, bytes and age, every overflow or expiry an explicit rejection.
+ */
+
+export interface QueueOptions {
+  /** Most messages held while not connected. Default 1000. */
+  maxMessages?: number;
+  /** Most UTF-8 bytes held while not connected. Default 1 MiB. */
+  maxBytes?: number;
+  /** Ms a message may wait (for a connection, or for its ack across a reconnect). Default 60 000. */
+  maxAge?: number;
+}
+
+export const DEFAULT_QUEUE: Readonly<Required<QueueOptions>> = Object.freeze({
+  maxMessages: 1000,
+  maxBytes: 1024 * 1024,
+  maxAge: 60_000,
+});
+
+/** setTimeout/clearTimeout, injectable so tests run on XState's `SimulatedClock`. */
+export interface TimerClock {
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+export type Listener = (message: ParsedMessage<'server'>) => void;
+
+interface Entry {
+  text: string;
+  bytes: number;
+  /** When the application called send() (ms, `now()`). */
+  at: number;
+  /** A signal's id: settled by the server's ack / error instead of by the write. */
+  signalId: string | undefined;
+  resolve(): void;
+  reject(error: SignalingError): void;
+}
+
+export interface DispatcherOptions {
+  queue?: QueueOptions;
+  clock?: TimerClock;
+  now?: () => number;
+}
+
+export class Dispatcher implements Link {
+  private channel: Channel | undefined;
+  /** The last announced frame limit: a queued message larger than this could never be sent. */
+  private maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+  private readonly queue: Entry[] = [];
+  private queuedBytes = 0;
+  /** Signals written and not yet acknowledged, by id, in send order: resent after re-authentication. */
+  private readonly unacked = new Map<string, Entry>();
+  private readonly seen = new Set<string>();
+  private readonly all = new Set<Listener>();
+  private readonly byType = new Map<string, Set<Listener>>();
+  private sockets = 0;
+  private idleWaiters: (() => void)[] = [];
+  private expiryTimer: unknown;
+  private readonly limits: Required<QueueOptions>;
+  private readonly clock: TimerClock;
+  private readonly now: () => number;
+
+  constructor(options: DispatcherOptions = {}) {
+    this.limits = { ...DEFAULT_QUEUE, ...stripUndefined(options.queue ?? {}) };
+    for (const [key, value] of Object.entries(this.limits)) {
+      if (!(typeof value === 'number' && value >= 0)) {
+        throw new SignalingError('invalid-option', `queue.${key} must be a number ≥ 0`);
+      }
+    }
+    this.clock = options.clock ?? {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+    };
+    this.now = options.now ?? Date.now;
+  }
+
+  // Subscribers
+
+  subscribe(listener: Listener): () => void {
+    this.all.add(listener);
+    return () => this.all.delete(listener);
+  }
+
+  subscribeType(type: string, listener: Listener): () => void {
+    let set = this.byType.get(type);
+    if (!set) {
+      set = new Set();
+      this.byType.set(type, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  // Link (called by the socket service)
+
+  deliver(message: ParsedMessage<'server'>): void {
+    switch (message.type) {
+      case 'signal': {
+        const m = message as { from: string; id: string };
+        const key = `${m.from} ${m.id}`;
+        if (this.seen.has(key)) return;
+        this.seen.add(key);
+        if (this.seen.size > DEDUP_WINDOW) this.seen.delete(this.seen.values().next().value as string);
+        break;
+      }
+      case 'ack':
+        this.settle((message as { id: string }).id, undefined);
+        break;
+      case 'error': {
+        const m = message as { code: string; id?: string };
+        if (m.id !== undefined) {
+          this.settle(
+            m.id,
+            m.code === 'peer-offline'
+              ? new SignalingError('peer-offline', `signal ${m.id}: the peer is offline`)
+              : new SignalingError('send-failed', `signal ${m.id}: the server answered ${m.code}`),
+          );
+        }
+        break;
+      }
+    }
+    for (const listener of this.all) call(listener, message);
+    const typed = this.byType.get(message.type);
+    if (typed !== undefined) for (const listener of typed) call(listener, message);
+  }
+
+  attach(channel: Channel): void {
+    this.channel = channel;
+    this.maxMessageBytes = channel.maxMessageBytes;
+    const cutoff = this.now() - this.limits.maxAge;
+    // Unacknowledged signals first (they are older), then the queue, each in order.
+    for (const entry of [...this.unacked.values()]) {
+      if (entry.at < cutoff) {
+        this.unacked.delete(entry.signalId as string);
+        entry.reject(expired());
+        continue;
+      }
+      const outcome = this.write(entry);
+      if (outcome === 'closed') return;
+      if (outcome === 'rejected') this.unacked.delete(entry.signalId as string);
+    }
+    while (this.queue.length > 0) {
+      const entry = this.queue[0] as Entry;
+      if (entry.at < cutoff) {
+        this.shift();
+        entry.reject(expired());
+        continue;
+      }
+      if (entry.signalId !== undefined && this.unacked.has(entry.signalId)) {
+        this.shift();
+        entry.reject(inFlight(entry.signalId));
+        continue;
+      }
+      const outcome = this.write(entry);
+      if (outcome === 'closed') break;
+      this.shift();
+      if (outcome === 'rejected') continue;
+      if (entry.signalId !== undefined) this.unacked.set(entry.signalId, entry);
+      else entry.resolve();
+    }
+    this.scheduleExpiry();
+  }
+
+  detach(channel: Channel): void {
+    if (this.channel === channel) this.channel = undefined;
+  }
+
+  socketStarted(): void {
+    this.sockets++;
+  }
+
+  socketEnded(): void {
+    this.sockets--;
+    if (this.sockets === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /** Resolves once every socket this dispatcher saw has finished closing. */
+  whenIdle(): Promise<void> {
+    if (this.sockets === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // Sending
+
+  get connected(): boolean {
+    return this.channel !== undefined;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  send(message: object): Promise<void> {
+    let text: string;
+    let signalId: string | undefined;
+    try {
+      signalId = checkOutbound(message);
+      text = JSON.stringify(message);
+    } catch (error) {
+      return Promise.reject(asSignalingError(error));
+    }
+    const channel = this.channel;
+    if (channel !== undefined && this.queue.length === 0) {
+      if (signalId === undefined) {
+        // The hot path: one write, no entry, no bookkeeping.
+        try {
+          channel.send(text);
+          return Promise.resolve();
+        } catch (error) {
+          if (!isSignalingError(error, 'closed')) return Promise.reject(error);
+        }
+      } else {
+        if (this.unacked.has(signalId)) return Promise.reject(inFlight(signalId));
+        return new Promise<void>((resolve, reject) => {
+          const entry: Entry = { text, bytes: 0, at: this.now(), signalId, resolve, reject };
+          try {
+            channel.send(text);
+            this.unacked.set(signalId, entry);
+          } catch (error) {
+            if (!isSignalingError(error, 'closed')) return reject(error);
+            this.enqueue(entry, text);
+          }
+        });
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.enqueue({ text, bytes: 0, at: this.now(), signalId, resolve, reject }, text);
+    });
+  }
+
+  /** Rejects everything queued or awaiting an ack (the client was told to stop, or failed). */
+  rejectAll(error: SignalingError): void {
+    const entries = [...this.unacked.values(), ...this.queue];
+    this.unacked.clear();
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.cancelExpiry();
+    for (const entry of entries) entry.reject(error);
+  }
+
+  // Internals
+
+  private enqueue(entry: Entry, text: string): void {
+    const bytes = utf8Length(text);
+    entry.bytes = bytes;
+    if (bytes > this.maxMessageBytes) {
+      entry.reject(
+        new SignalingError('too-large', `message exceeds the server's ${this.maxMessageBytes}-byte limit`),
+      );
+      return;
+    }
+    this.expire();
+    if (this.queue.length >= this.limits.maxMessages || this.queuedBytes + bytes > this.limits.maxBytes) {
+      entry.reject(new SignalingError('queue-full', 'the send queue is full while not connected'));
+      return;
+    }
+    this.queue.push(entry);
+    this.queuedBytes += bytes;
+    if (this.queue.length === 1) this.scheduleExpiry();
+  }
+
+  /** Writes one entry: `closed` when the socket went away meanwhile (the entry stays where it is). */
+  private write(entry: Entry): 'written' | 'closed' | 'rejected' {
+    const channel = this.channel;
+    if (channel === undefined) return 'closed';
+    try {
+      channel.send(entry.text);
+      return 'written';
+    } catch (error) {
+      if (isSignalingError(error, 'closed')) return 'closed';
+      // Too large for this server's limit (it may have lowered it): this one can never go.
+      entry.reject(asSignalingError(error));
+      return 'rejected';
+    }
+  }
+
+  private settle(id: string, error: SignalingError | undefined): void {
+    const entry = this.unacked.get(id);
+    if (entry === undefined) return;
+    this.unacked.delete(id);
+    if (error === undefined) entry.resolve();
+    else entry.reject(error);
+  }
+
+  private shift(): void {
+    const entry = this.queue.shift();
+    if (entry) this.queuedBytes -= entry.bytes;
+  }
+
+  private expire(): void {
+    const cutoff = this.now() - this.limits.maxAge;
+    while (this.queue.length > 0 && (this.queue[0] as Entry).at <= cutoff) {
+      const entry = this.queue[0] as Entry;
+      this.shift();
+      entry.reject(expired());
+    }
+  }
+
+  private scheduleExpiry(): void {
+    this.cancelExpiry();
+    const head = this.queue[0];
+    if (head === undefined) return;
+    const wait = Math.max(0, head.at + this.limits.maxAge - this.now());
+    this.expiryTimer = this.clock.setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expire();
+      this.scheduleExpiry();
+    }, wait);
+  }
+
+  private cancelExpiry(): void {
+    if (this.expiryTimer !== undefined) {
+      this.clock.clearTimeout(this.expiryTimer);
+      this.expiryTimer = undefined;
+    }
+  }
+}
+
+/** Checks what the application may send; returns a signal's id. */
+function checkOutbound(message: unknown): string | undefined {
+  if (
+    typeof message !== 'object' ||
+    message === null ||
+    typeof (message as { type?: unknown }).type !== 'string'
+  ) {
+    throw new SignalingError('malformed', 'a message is an object with a string `type`');
+  }
+  const type = (message as ApplicationMessage).type;
+  if (type.startsWith('auth.') || type === 'ping' || type === 'pong') {
+    throw new SignalingError('protocol', `${type} belongs to the connection, not the application`);
+  }
+  const result = validateMessage(message, 'client');
+  if (!result.ok) throw result.error;
+  return type === 'signal' ? (message as { id: string }).id : undefined;
+}
+
+function call(listener: Listener, message: ParsedMessage<'server'>): void {
+  try {
+    listener(message);
+  } catch (error) {
+    // One failing subscriber must not break the socket or the others; surface it like EventTarget does.
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+function isSignalingError(error: unknown, code: string): error is SignalingError {
+  return error instanceof SignalingError && error.code === code;
+}
+
+function asSignalingError(error: unknown): SignalingError {
+  return error instanceof SignalingError
+    ? error
+    : new SignalingError('malformed', 'message cannot be serialized as JSON', { cause: error });
+}
+
+function expired(): SignalingError {
+  return new SignalingError('expired', 'the message waited longer than queue.maxAge');
+}
+
+function inFlight(id: string): SignalingError {
+  return new SignalingError('send-failed', `a signal with id ${id} is already awaiting its ack`);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

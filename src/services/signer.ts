@@ -1,0 +1,32 @@
+import { fromPromise } from 'xstate';
+import type { Signer } from '../identity/identity.js';
+import type { SignerInput } from '../machines/signaling.types.js';
+import { createAuthResponse } from '../protocol/auth.js';
+import type { AuthResponse } from '../protocol/messages.js';
+
+export interface SignerServiceOptions {
+  /** Who signs. Only its public key and signatures ever leave it; the machine never sees it. */
+  identity: Signer;
+  /** The URL dialed: the transcript's origin (never a value from a server message). */
+  url: string;
+  /** Ms since the epoch for `issuedAt` (default `Date.now`). */
+  now?: () => number;
+  /** Randomness for the client nonce (default the platform CSPRNG). */
+  random?: (length: number) => Uint8Array;
+}
+
+/**
+ * The signer as a promise actor: challenge in, `auth.response` out. The identity lives in this
+ * closure, so no snapshot, event or inspector stream can reach it.
+ */
+export function createSignerService(options: SignerServiceOptions) {
+  const { identity, url, now, random } = options;
+  return fromPromise<AuthResponse, SignerInput>(({ input }) =>
+    createAuthResponse(input.challenge, {
+      identity,
+      origin: url,
+      ...(now ? { now } : {}),
+      ...(random ? { random } : {}),
+    }),
+  );
+}

@@ -1,0 +1,224 @@
+import DefaultWebSocket from 'isomorphic-ws';
+import { fromCallback } from 'xstate';
+import { SignalingError } from '../errors.js';
+import type { SocketCommand, SocketEvent, SocketInput } from '../machines/signaling.types.js';
+import { CloseCode, PRE_AUTH_MAX_BYTES } from '../protocol/constants.js';
+import { type ParsedMessage, parseFrame, utf8Length } from '../protocol/parse.js';
+import type { Channel, Link } from './link.js';
+
+/** The parts of a WebSocket (browser or `ws`) this service uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface SocketServiceOptions {
+  /** The WebSocket class: `ws` in Node, the platform's in browsers (via isomorphic-ws) by default. */
+  WebSocket?: WebSocketConstructor;
+  /** Where application frames go; without one they are dropped (the bare machine). */
+  link?: Link;
+  /** Ms to wait for the server's close frame before `terminate()` (Node `ws` only). Default 2000. */
+  closeTimeout?: number;
+}
+
+const OPEN = 1;
+const CLOSED = 3;
+/** Application frames a server sends between auth.ok and our verifying its proof: held, bounded. */
+const MAX_HELD = 1024;
+
+// `ws` (Node) offers an EventEmitter `message` event that skips building a MessageEvent per frame.
+type NodeWs = WebSocketLike & {
+  on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void;
+  terminate(): void;
+};
+
+/**
+ * The socket as a callback actor. It lives as long as the chart's `session` state, reports control
+ * frames as events, and hands application frames straight to the link. Frame limits are enforced
+ * here: inbound before parsing (close 1009), outbound before writing (a local `too-large` error).
+ */
+export function createSocketService(options: SocketServiceOptions = {}) {
+  const Ctor = options.WebSocket ?? (DefaultWebSocket as unknown as WebSocketConstructor);
+  const link = options.link;
+  const closeTimeout = options.closeTimeout ?? 2000;
+
+  return fromCallback<SocketCommand, SocketInput>(({ input, sendBack, receive }) => {
+    let stopped = false;
+    let ended = false;
+    let closing = false;
+    let alivePending = false;
+    let inboundLimit = PRE_AUTH_MAX_BYTES;
+    let channel: Channel | undefined;
+    let held: ParsedMessage<'server'>[] | undefined = [];
+    let terminateTimer: ReturnType<typeof setTimeout> | undefined;
+
+    const report = (event: SocketEvent) => {
+      if (!stopped) sendBack(event);
+    };
+
+    let ws: WebSocketLike;
+    try {
+      ws = new Ctor(input.url);
+    } catch (cause) {
+      // A bad URL or a refused constructor is a failed attempt like any other: report an abnormal close.
+      queueMicrotask(() => report({ type: 'SOCKET.CLOSE', code: CloseCode.ABNORMAL, reason: String(cause) }));
+      return;
+    }
+    link?.socketStarted();
+
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      if (terminateTimer !== undefined) clearTimeout(terminateTimer);
+      link?.socketEnded();
+    };
+
+    const detach = () => {
+      if (channel) {
+        const c = channel;
+        channel = undefined;
+        link?.detach(c);
+      }
+    };
+
+    const closeWith = (code: number, reason: string) => {
+      detach();
+      if (closing || ws.readyState === CLOSED) return;
+      closing = true;
+      try {
+        ws.close(code, reason.slice(0, 120));
+      } catch {
+        ws.close();
+      }
+      const node = ws as Partial<NodeWs>;
+      if (typeof node.terminate === 'function') {
+        // A dead peer never answers the close frame; don't keep the process (or disconnect()) waiting.
+        terminateTimer = setTimeout(() => node.terminate?.(), closeTimeout);
+      }
+    };
+
+    const writeControl = (frame: object) => {
+      if (ws.readyState !== OPEN || closing) return;
+      const text = JSON.stringify(frame);
+      const limit = channel ? channel.maxMessageBytes : PRE_AUTH_MAX_BYTES;
+      if (text.length * 3 > limit && utf8Length(text) > limit) return;
+      ws.send(text);
+    };
+
+    const onText = (data: unknown) => {
+      if (closing) return;
+      const result = parseFrame(data as string, { sender: 'server', maxBytes: inboundLimit });
+      if (!result.ok) {
+        const code = result.error.closeCode ?? CloseCode.PROTOCOL_ERROR;
+        closeWith(code, result.error.code);
+        report({ type: 'SOCKET.PROTOCOL_ERROR', code, message: result.error.message });
+        return;
+      }
+      const message = result.message;
+      if (alivePending && message.type !== 'pong') {
+        alivePending = false;
+        report({ type: 'SOCKET.ALIVE' });
+      }
+      switch (message.type) {
+        case 'auth.challenge': {
+          const challenge = message as Extract<ParsedMessage<'server'>, { type: 'auth.challenge' }>;
+          inboundLimit = challenge.limits.maxMessageBytes;
+          report({ type: 'AUTH.CHALLENGE', challenge });
+          return;
+        }
+        case 'auth.ok':
+          report({ type: 'AUTH.OK', ok: message as Extract<ParsedMessage<'server'>, { type: 'auth.ok' }> });
+          return;
+        case 'auth.error': {
+          const m = message as Extract<ParsedMessage<'server'>, { type: 'auth.error' }>;
+          report({ type: 'AUTH.ERROR', code: m.code, retryAfter: m.retryAfter });
+          return;
+        }
+        case 'pong':
+          alivePending = false;
+          report({ type: 'PONG', t: (message as { t: number }).t });
+          return;
+      }
+      if (held === undefined) {
+        link?.deliver(message);
+      } else if (held.length < MAX_HELD) {
+        held.push(message);
+      } else {
+        closeWith(CloseCode.POLICY, 'too many frames before authentication');
+        report({ type: 'SOCKET.PROTOCOL_ERROR', code: CloseCode.POLICY, message: 'flooded before auth.ok' });
+      }
+    };
+
+    ws.onopen = () => report({ type: 'SOCKET.OPEN' });
+    ws.onerror = () => {
+      // Always followed by a close event, which is what the chart acts on.
+    };
+    ws.onclose = (event) => {
+      detach();
+      report({ type: 'SOCKET.CLOSE', code: event.code, reason: event.reason });
+      end();
+    };
+    const node = ws as Partial<NodeWs>;
+    if (typeof node.on === 'function') {
+      node.on('message', (data, isBinary) => (isBinary ? onBinary() : onText(data.toString())));
+    } else {
+      ws.onmessage = (event) => (typeof event.data === 'string' ? onText(event.data) : onBinary());
+    }
+    function onBinary() {
+      if (closing) return;
+      closeWith(CloseCode.UNSUPPORTED_DATA, 'binary frame');
+      report({ type: 'SOCKET.PROTOCOL_ERROR', code: CloseCode.UNSUPPORTED_DATA, message: 'binary frame' });
+    }
+
+    receive((command) => {
+      switch (command.type) {
+        case 'SOCKET.SEND':
+          writeControl(command.frame);
+          return;
+        case 'SOCKET.PING':
+          alivePending = true;
+          return;
+        case 'SOCKET.CLOSE_WITH':
+          closeWith(command.code, command.reason);
+          return;
+        case 'SOCKET.AUTHENTICATED': {
+          if (closing || ws.readyState !== OPEN) return;
+          const limit = command.maxMessageBytes;
+          const c: Channel = {
+            maxMessageBytes: limit,
+            send(text) {
+              if (channel !== c || ws.readyState !== OPEN) {
+                throw new SignalingError('closed', 'the socket is closing');
+              }
+              if (text.length * 3 > limit && utf8Length(text) > limit) {
+                throw new SignalingError('too-large', `message exceeds the server's ${limit}-byte limit`, {
+                  closeCode: CloseCode.TOO_BIG,
+                });
+              }
+              ws.send(text);
+            },
+          };
+          channel = c;
+          const early = held ?? [];
+          held = undefined;
+          link?.attach(c);
+          for (const message of early) link?.deliver(message);
+          return;
+        }
+      }
+    });
+
+    return () => {
+      stopped = true;
+      closeWith(CloseCode.NORMAL, '');
+      if (ws.readyState === CLOSED) end();
+    };
+  });
+}
