@@ -1,0 +1,193 @@
+/**
+ * The `signaling-actor` command line: `serve` runs the reference server, `keygen` makes an identity.
+ * Kept apart from `cli.ts` (the executable) so tests can run it in-process with their own streams.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isSignalingError } from '../errors.js';
+import { Identity } from '../identity/identity.js';
+import { encodeIdentityFile, loadOrCreateIdentityFile, saveIdentityFile } from '../node/key-file.js';
+import { jsonLineLogger, type LogLevel } from './logger.js';
+import { createSignalingServer, type SignalingServer } from './server.js';
+
+export interface CliIo {
+  /** JSON-line logs (and `keygen`'s key file without `--out`). */
+  stdout: (text: string) => void;
+  /** Human-readable lines: the URL and key at start, usage, errors. */
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  /** Stops `serve` gracefully; the executable wires SIGINT/SIGTERM to it. */
+  signal?: AbortSignal;
+  /** Called once `serve` listens (tests read the port from it). */
+  onListening?: (server: SignalingServer) => void;
+}
+
+export const DEFAULT_PORT = 8787;
+
+const USAGE = `Usage:
+  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
+                        [--key-file FILE] [--passphrase-env VAR] [--log-level info]
+      Runs the reference signaling server. On first run it creates its identity in the key file
+      (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
+      clients can pin its public key. --origin (repeatable, at most 8) names the URLs clients dial
+      when that is not the loopback address (e.g. behind a TLS proxy). Logs are JSON lines on stdout.
+  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
+      Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
+      The public key goes to stderr.
+A passphrase is read from the environment variable named by --passphrase-env, never from argv.
+`;
+
+/** Runs one command line; resolves with the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest, io);
+      case 'keygen':
+        return await keygen(rest, io);
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stderr(USAGE);
+        return 0;
+      case '--version':
+      case '-v':
+        io.stderr(`${packageVersion()}\n`);
+        return 0;
+      default:
+        io.stderr(
+          `${command === undefined ? 'No command given.' : `Unknown command: ${command}`}\n\n${USAGE}`,
+        );
+        return 2;
+    }
+  } catch (error) {
+    io.stderr(`signaling-actor ${command}: ${describe(error)}\n`);
+    return isUsageError(error) ? 2 : 1;
+  }
+}
+
+async function serve(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: String(DEFAULT_PORT) },
+      path: { type: 'string', default: '/' },
+      origin: { type: 'string', multiple: true },
+      'key-file': { type: 'string' },
+      'passphrase-env': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+    strict: true,
+  });
+  const level = values['log-level'] as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    throw usage(`--log-level must be debug, info, warn or error`);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0–65535`);
+  const keyFile = values['key-file'] ?? defaultKeyFile(io.env);
+  const passphrase = readPassphrase(values['passphrase-env'], io.env);
+  const identity = await loadOrCreateIdentityFile(keyFile, passphrase === undefined ? {} : { passphrase });
+
+  const server = await createSignalingServer({
+    identity,
+    host: values.host,
+    port,
+    path: values.path,
+    ...(values.origin ? { origins: values.origin } : {}),
+    logger: jsonLineLogger(io.stdout, { level }),
+  });
+  io.stderr(`signaling-actor listening on ${server.url}\n`);
+  io.stderr(`server public key: ${server.publicKey}  (key file ${keyFile})\n`);
+  io.onListening?.(server);
+
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  io.stderr('shutting down…\n');
+  await server.close();
+  return 0;
+}
+
+async function keygen(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      out: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'passphrase-env': { type: 'string' },
+    },
+    strict: true,
+  });
+  const passphrase = readPassphrase(values['passphrase-env'], io.env);
+  const identity = await Identity.generate({ extractable: true });
+  if (values.out) {
+    await saveIdentityFile(values.out, identity, {
+      overwrite: values.force,
+      ...(passphrase === undefined ? {} : { passphrase }),
+    });
+    io.stderr(`wrote ${values.out}\n`);
+  } else {
+    const seed = await identity.exportSeed();
+    try {
+      io.stdout(await encodeIdentityFile(seed, identity.publicKeyBytes, passphraseBytes(passphrase)));
+    } finally {
+      seed.fill(0);
+    }
+  }
+  io.stderr(`public key: ${identity.publicKey}\n`);
+  return 0;
+}
+
+/** `$XDG_CONFIG_HOME/signaling-actor/server-key.json`, else `~/.config/…`: outside any project tree, so it is not committed by accident. */
+export function defaultKeyFile(env: Record<string, string | undefined>): string {
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'signaling-actor', 'server-key.json');
+}
+
+function readPassphrase(
+  variable: string | undefined,
+  env: Record<string, string | undefined>,
+): string | undefined {
+  if (variable === undefined) return undefined;
+  const value = env[variable];
+  if (!value) throw usage(`--passphrase-env ${variable}: that environment variable is empty or unset`);
+  return value;
+}
+
+function passphraseBytes(passphrase: string | undefined): Uint8Array | undefined {
+  return passphrase === undefined ? undefined : new TextEncoder().encode(passphrase.normalize('NFC'));
+}
+
+class UsageError extends Error {}
+
+function usage(message: string): UsageError {
+  return new UsageError(message);
+}
+
+function isUsageError(error: unknown): boolean {
+  // parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed options.
+  return (
+    error instanceof UsageError ||
+    (typeof (error as { code?: unknown })?.code === 'string' &&
+      (error as { code: string }).code.startsWith('ERR_PARSE_ARGS'))
+  );
+}
+
+function describe(error: unknown): string {
+  if (isSignalingError(error)) return `${error.message} (${error.code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function packageVersion(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,209 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeIdentityFile } from '../src/node/index.js';
+import { loadIdentityFile } from '../src/node/key-file.js';
+import { verifyServerProof } from '../src/protocol/index.js';
+import { type CliIo, defaultKeyFile, runCli } from '../src/server/cli-commands.js';
+import type { SignalingServer } from '../src/server/index.js';
+import { authenticate } from './helpers/server-client.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sa-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function io(extra: Partial<CliIo> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      stdout: (t: string) => out.push(t),
+      stderr: (t: string) => err.push(t),
+      env: {},
+      ...extra,
+    } as CliIo,
+  };
+}
+
+/** Runs `serve` in-process until `body` is done, then stops it as SIGINT would. */
+async function serving(args: string[], body: (server: SignalingServer) => Promise<void>) {
+  const controller = new AbortController();
+  let listening: (server: SignalingServer) => void = () => {};
+  const started = new Promise<SignalingServer>((resolve) => (listening = resolve));
+  const streams = io({ signal: controller.signal, onListening: (s) => listening(s) });
+  const exit = runCli(['serve', '--port', '0', ...args], streams.io);
+  const server = await Promise.race([
+    started,
+    exit.then((code) => {
+      throw new Error(`serve exited ${code}: ${streams.err.join('')}`);
+    }),
+  ]);
+  try {
+    await body(server);
+  } finally {
+    controller.abort();
+  }
+  expect(await exit).toBe(0);
+  return streams;
+}
+
+describe('signaling-actor serve', () => {
+  it('creates its identity in the key file on first run, reuses it after, and logs JSON lines', async () => {
+    const keyFile = join(dir, 'nested', 'server-key.json');
+    let firstKey = '';
+    const first = await serving(['--key-file', keyFile], async (server) => {
+      firstKey = server.publicKey;
+      const { client, challenge, response, ok } = await authenticate(server.url);
+      expect(
+        await verifyServerProof(ok, { challenge, response, origin: server.url, pinnedKey: server.publicKey }),
+      ).toMatchObject({ ok: true });
+      client.close();
+      await client.waitClosed();
+    });
+    expect((await loadIdentityFile(keyFile)).publicKey).toBe(firstKey);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect(first.err.join('')).toContain(`server public key: ${firstKey}`);
+    expect(first.err.join('')).toMatch(/listening on ws:\/\/127\.0\.0\.1:\d+\//);
+    const lines = first.out.join('').trim().split('\n');
+    const entries = lines.map((line) => JSON.parse(line) as { level: string; msg: string });
+    expect(entries.map((e) => e.msg)).toEqual(
+      expect.arrayContaining(['listening', 'authenticated', 'closing']),
+    );
+    for (const entry of entries) expect(entry).toHaveProperty('time');
+
+    const second = await serving(['--key-file', keyFile], async (server) => {
+      expect(server.publicKey).toBe(firstKey);
+    });
+    expect(second.err.join('')).toContain(firstKey);
+  });
+
+  it('seals a new key file under a passphrase read from the environment', async () => {
+    const keyFile = join(dir, 'sealed.json');
+    // Without the variable set, serve refuses instead of writing an unsealed file.
+    const unset = io();
+    expect(
+      await runCli(['serve', '--port', '0', '--key-file', keyFile, '--passphrase-env', 'SA_PASS'], unset.io),
+    ).toBe(2);
+    expect(unset.err.join('')).toContain('SA_PASS');
+    expect(existsSync(keyFile)).toBe(false);
+    const controller = new AbortController();
+    controller.abort();
+    const streams = io({ env: { SA_PASS: 'correct horse' }, signal: controller.signal });
+    expect(
+      await runCli(
+        ['serve', '--port', '0', '--key-file', keyFile, '--passphrase-env', 'SA_PASS'],
+        streams.io,
+      ),
+    ).toBe(0);
+    const text = await readFile(keyFile, 'utf8');
+    expect(JSON.parse(text)).toHaveProperty('box');
+    await expect(loadIdentityFile(keyFile)).rejects.toMatchObject({ code: 'passphrase-required' });
+    expect((await loadIdentityFile(keyFile, { passphrase: 'correct horse' })).publicKey).toMatch(
+      /^[\w-]{43}$/,
+    );
+  });
+
+  it('rejects bad options with exit code 2 and usage errors on stderr', async () => {
+    for (const args of [['--port', 'x'], ['--bogus'], ['--log-level', 'loud']]) {
+      const streams = io();
+      expect(await runCli(['serve', ...args], streams.io)).toBe(2);
+      expect(streams.err.join('')).toMatch(/serve/);
+    }
+  });
+
+  it('fails with exit code 1 and the error code when the key file is corrupt', async () => {
+    const keyFile = join(dir, 'corrupt.json');
+    await writeFile(keyFile, 'garbage');
+    const streams = io();
+    expect(await runCli(['serve', '--port', '0', '--key-file', keyFile], streams.io)).toBe(1);
+    expect(streams.err.join('')).toContain('key-file-corrupt');
+  });
+
+  it('keeps its key outside the project by default', () => {
+    expect(defaultKeyFile({ XDG_CONFIG_HOME: '/x/cfg' })).toBe('/x/cfg/signaling-actor/server-key.json');
+    expect(defaultKeyFile({ HOME: '/home/u' })).toBe('/home/u/.config/signaling-actor/server-key.json');
+  });
+});
+
+describe('signaling-actor keygen', () => {
+  it('writes a loadable key file with --out and prints the public key', async () => {
+    const out = join(dir, 'keygen.json');
+    const streams = io();
+    expect(await runCli(['keygen', '--out', out], streams.io)).toBe(0);
+    const identity = await loadIdentityFile(out);
+    expect(streams.err.join('')).toContain(`public key: ${identity.publicKey}`);
+    expect(streams.out).toEqual([]);
+
+    const again = io();
+    expect(await runCli(['keygen', '--out', out], again.io)).toBe(1);
+    expect(again.err.join('')).toContain('key-file-exists');
+    expect(await runCli(['keygen', '--out', out, '--force'], io().io)).toBe(0);
+    expect((await loadIdentityFile(out)).publicKey).not.toBe(identity.publicKey);
+  });
+
+  it('prints the key file to stdout without --out', async () => {
+    const streams = io();
+    expect(await runCli(['keygen'], streams.io)).toBe(0);
+    const { publicKey } = await decodeIdentityFile(streams.out.join(''));
+    expect(publicKey).toHaveLength(32);
+  });
+
+  it('answers an unknown or missing command with usage and exit code 2', async () => {
+    const streams = io();
+    expect(await runCli(['frobnicate'], streams.io)).toBe(2);
+    expect(streams.err.join('')).toContain('Usage:');
+    expect(await runCli([], io().io)).toBe(2);
+    expect(await runCli(['--help'], io().io)).toBe(0);
+  });
+});
+
+describe('the built executable', () => {
+  const outDir = join(process.cwd(), 'node_modules', '.cache', `sa-cli-test-${process.pid}`);
+  const cli = join(outDir, 'server', 'cli.js');
+
+  beforeAll(async () => {
+    // Emits even when a file elsewhere in the tree has a type error, so only the output is checked.
+    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir]).catch(
+      () => {},
+    );
+    if (!existsSync(cli)) throw new Error('tsc emitted no server/cli.js');
+  }, 120_000);
+  afterAll(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('closes clients with 1001 and exits 0 on %s', async (signal) => {
+    const keyFile = join(dir, `exe-${signal}.json`);
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [cli, 'serve', '--port', '0', '--key-file', keyFile],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /listening on (ws:\/\/\S+)/.exec(stderr);
+        if (match?.[1]) resolve(match[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    const { client } = await authenticate(url);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    expect((await client.waitClosed()).code).toBe(1001);
+    expect(await exited).toBe(0);
+  });
+});
