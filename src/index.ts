@@ -2,3 +2,4 @@
 export { type ErrorCode, isSignalingError, SignalingError } from './errors.js';
 export * from './identity/index.js';
 export * from './protocol/index.js';
+export * from './stun/index.js';

@@ -1,16 +1,9 @@
 /**
- * One ICE server as `RTCPeerConnection` takes it. Declared here, with the same shape as the DOM's
- * `RTCIceServer`, so that Node code without the DOM typings can use it; values are assignable to
- * `RTCIceServer` both ways.
+ * One ICE server as `RTCPeerConnection` takes it: the protocol's own `IceServer` (the shape of
+ * `auth.ok`'s `iceServers`), declared without the DOM typings so that Node code can use it; values
+ * are assignable to the DOM's `RTCIceServer` both ways.
  */
-export interface IceServer {
-  /** One URL or several; `stun:`, `stuns:`, `turn:` or `turns:` (RFC 7064, RFC 7065). */
-  urls: string | string[];
-  /** Required (non-empty) for `turn:`/`turns:` URLs. */
-  username?: string;
-  /** Required (non-empty) for `turn:`/`turns:` URLs. */
-  credential?: string;
-}
+export type { IceServer } from '../protocol/messages.js';
 
 /** A TURN server with fixed credentials. */
 export interface StaticTurnServer {
