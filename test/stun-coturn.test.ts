@@ -1,8 +1,16 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity } from '../src/identity/index.js';
+import { createSignalingServer } from '../src/server/index.js';
 import { probeStunServer } from '../src/server/stun-probe.js';
-import { createTurnCredentials, getIceServers, iceServersForClient } from '../src/stun/index.js';
+import {
+  createTurnCredentials,
+  getIceServers,
+  iceServersForClient,
+  validateIceServers,
+} from '../src/stun/index.js';
 import { type Coturn, startCoturn } from './helpers/coturn.js';
+import { authenticate } from './helpers/server-client.js';
 import { turnAllocate } from './helpers/turn-allocate.js';
 
 /**
@@ -137,6 +145,42 @@ describe('against coturn', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.output).toMatch(/Cannot complete Allocation/);
   }, 30_000);
+});
+
+describe('auth.ok iceServers end to end', () => {
+  it('the reference server hands each client TURN credentials for its key, and coturn accepts them', async () => {
+    const iceConfig = {
+      stunUrls: coturn.stunUrl,
+      includeDefaults: false,
+      turn: { urls: coturn.turnUrl, secret: coturn.secret },
+    };
+    const server = await createSignalingServer({
+      identity: await Identity.generate(),
+      host: '127.0.0.1',
+      port: 0,
+      rateLimit: false,
+      iceServers: (publicKey) => iceServersForClient(iceConfig, publicKey),
+    });
+    try {
+      const { client, identity, ok } = await authenticate(server.url);
+      client.ws.terminate();
+      // What a client should do with server-supplied configuration: validate it before use.
+      const servers = validateIceServers(ok.iceServers);
+      expect(servers[0]).toEqual({ urls: [coturn.stunUrl] });
+      const turn = servers[1];
+      expect(turn?.username).toMatch(new RegExp(`^\\d+:${identity.publicKey}$`));
+      expect(JSON.stringify(ok)).not.toContain(coturn.secret);
+      const result = await turnAllocate(
+        '127.0.0.1',
+        coturn.port,
+        turn?.username as string,
+        turn?.credential as string,
+      );
+      expect(result.ok).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('the coturn test helper', () => {
