@@ -11,6 +11,7 @@ export {
 } from './client.js';
 export { type ErrorCode, isSignalingError, SignalingError } from './errors.js';
 export * from './identity/index.js';
+export { type ConsoleInspectorOptions, createConsoleInspector } from './inspect/console-inspector.js';
 export {
   type BackoffOptions,
   type BackoffStep,
