@@ -59,8 +59,9 @@ export class Dispatcher implements Link {
   /** Signals written and not yet acknowledged, by id, in send order: resent after re-authentication. */
   private readonly unacked = new Map<string, Entry>();
   private readonly seen = new Set<string>();
-  private readonly all = new Set<Listener>();
-  private readonly byType = new Map<string, Set<Listener>>();
+  // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
+  private all: Listener[] = [];
+  private readonly byType = new Map<string, Listener[]>();
   private sockets = 0;
   private idleWaiters: (() => void)[] = [];
   private expiryTimer: unknown;
@@ -85,18 +86,25 @@ export class Dispatcher implements Link {
   // Subscribers
 
   subscribe(listener: Listener): () => void {
-    this.all.add(listener);
-    return () => this.all.delete(listener);
+    this.all = [...this.all, listener];
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.all = without(this.all, listener);
+    };
   }
 
   subscribeType(type: string, listener: Listener): () => void {
-    let set = this.byType.get(type);
-    if (!set) {
-      set = new Set();
-      this.byType.set(type, set);
-    }
-    set.add(listener);
-    return () => set.delete(listener);
+    this.byType.set(type, [...(this.byType.get(type) ?? []), listener]);
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      const rest = without(this.byType.get(type) ?? [], listener);
+      if (rest.length > 0) this.byType.set(type, rest);
+      else this.byType.delete(type);
+    };
   }
 
   // Link (called by the socket service)
@@ -127,9 +135,10 @@ export class Dispatcher implements Link {
         break;
       }
     }
-    for (const listener of this.all) call(listener, message);
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) call(all[i] as Listener, message);
     const typed = this.byType.get(message.type);
-    if (typed !== undefined) for (const listener of typed) call(listener, message);
+    if (typed !== undefined) for (let i = 0; i < typed.length; i++) call(typed[i] as Listener, message);
   }
 
   attach(channel: Channel): void {
@@ -344,6 +353,12 @@ function checkOutbound(message: unknown): string | undefined {
   const result = validateMessage(message, 'client');
   if (!result.ok) throw result.error;
   return type === 'signal' ? (message as { id: string }).id : undefined;
+}
+
+/** A copy without the first occurrence (the same function may be subscribed twice). */
+function without(list: Listener[], listener: Listener): Listener[] {
+  const i = list.indexOf(listener);
+  return i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)];
 }
 
 function call(listener: Listener, message: ParsedMessage<'server'>): void {
