@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/**
+ * Bundle budget: what a web app pays to use the client. Bundles `createSignalingClient` + `Identity` from
+ * the built package the way an app's bundler would (esbuild, browser, minified, ESM with code splitting,
+ * so the lazily imported tweetnacl gets its own chunk), gzips what the page loads up front, and fails
+ * above the budget. tweetnacl must not be part of that: it loads only where WebCrypto lacks Ed25519.
+ *
+ * Usage: node scripts/check-bundle.js [--budget BYTES] [--json]   (run `npm run build` first)
+ */
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST_INDEX = join(ROOT, 'dist', 'index.js');
+const DEFAULT_BUDGET = 20 * 1024;
+
+const args = process.argv.slice(2);
+const budgetArg = args.indexOf('--budget');
+const budget = budgetArg >= 0 ? Number(args[budgetArg + 1]) : DEFAULT_BUDGET;
+const asJson = args.includes('--json');
+
+if (!existsSync(DIST_INDEX)) {
+  console.error('check-bundle: dist/index.js is missing; run `npm run build` first');
+  process.exit(2);
+}
+
+// The entry an app would write, as a virtual module so nothing is written into the tree.
+const ENTRY = 'app-entry';
+const entryPlugin = {
+  name: 'app-entry',
+  setup(b) {
+    b.onResolve({ filter: /^app-entry$/ }, () => ({ path: ENTRY, namespace: 'app' }));
+    b.onLoad({ filter: /.*/, namespace: 'app' }, () => ({
+      contents: `export { createSignalingClient, Identity } from ${JSON.stringify(DIST_INDEX)};`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
+const result = await build({
+  entryPoints: [ENTRY],
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'browser',
+  minify: true,
+  outdir: join(ROOT, '.bundle-check'), // only names the chunks; nothing is written
+  write: false,
+  metafile: true,
+  logLevel: 'silent',
+  plugins: [entryPlugin],
+});
+
+const outputs = result.metafile.outputs;
+const files = new Map(result.outputFiles.map((f) => [relative(ROOT, f.path), f.contents]));
+const gz = (path) => gzipSync(files.get(path), { level: 9 }).length;
+const raw = (path) => files.get(path).length;
+const hasNacl = (path) =>
+  Object.keys(outputs[path].inputs).some((i) => i.includes('node_modules/tweetnacl/'));
+
+const entry = Object.keys(outputs).find((p) => outputs[p].entryPoint !== undefined && p.endsWith('.js'));
+// What the page loads before any code runs: the entry chunk and the chunks it imports statically.
+const initial = new Set();
+const visit = (path) => {
+  if (initial.has(path)) return;
+  initial.add(path);
+  for (const i of outputs[path].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+};
+visit(entry);
+const naclChunks = Object.keys(outputs).filter((p) => p.endsWith('.js') && hasNacl(p));
+
+const initialGzip = [...initial].reduce((sum, p) => sum + gz(p), 0);
+const report = {
+  budget,
+  entry: { file: basename(entry), bytes: raw(entry), gzip: gz(entry) },
+  initial: { files: [...initial].map((p) => basename(p)), gzip: initialGzip },
+  tweetnacl: naclChunks.map((p) => ({ file: basename(p), bytes: raw(p), gzip: gz(p) })),
+};
+
+const failures = [];
+if (initialGzip > budget)
+  failures.push(`initial load is ${initialGzip} B gzipped, over the ${budget} B budget`);
+for (const p of initial)
+  if (hasNacl(p)) failures.push(`tweetnacl is in ${basename(p)}, which loads up front`);
+if (naclChunks.length === 0) failures.push('no tweetnacl chunk: it should be split off as a lazy chunk');
+
+if (asJson) {
+  console.log(JSON.stringify({ ...report, failures }, null, 2));
+} else {
+  const kB = (n) => `${(n / 1024).toFixed(2)} kB`;
+  console.log(
+    `bundle: entry ${report.entry.file} ${report.entry.bytes} B min, ${report.entry.gzip} B gzip (${kB(report.entry.gzip)})`,
+  );
+  console.log(
+    `bundle: loaded up front (${report.initial.files.join(' + ')}) ${initialGzip} B gzip (${kB(initialGzip)}), budget ${budget} B (${kB(budget)})`,
+  );
+  for (const c of report.tweetnacl) {
+    console.log(
+      `bundle: tweetnacl chunk ${c.file} ${c.bytes} B min, ${c.gzip} B gzip (loaded only without native Ed25519)`,
+    );
+  }
+  if (failures.length > 0) {
+    // What takes the space, so a failure says where to look.
+    const inputs = {};
+    for (const p of initial) {
+      for (const [input, { bytesInOutput }] of Object.entries(outputs[p].inputs)) {
+        const key = input.includes('node_modules/') ? input.split('node_modules/')[1].split('/')[0] : input;
+        inputs[key] = (inputs[key] ?? 0) + bytesInOutput;
+      }
+    }
+    const top = Object.entries(inputs)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12);
+    console.log('bundle: largest inputs (minified bytes, before gzip):');
+    for (const [input, bytes] of top) console.log(`  ${String(bytes).padStart(7)}  ${input}`);
+  }
+}
+for (const f of failures) console.error(`check-bundle: FAIL ${f}`);
+process.exit(failures.length > 0 ? 1 : 0);
