@@ -6,6 +6,8 @@ import type { IceUrl } from '../../src/stun/index.js';
 
 /** Valid URLs and (part of) what parseIceUrl must make of them. */
 export const VALID_URLS: [string, Partial<IceUrl>][] = [
+  ['STUN:example.com', { scheme: 'stun', port: 3478 }],
+  ['Turns:example.com', { scheme: 'turns', port: 5349, secure: true }],
   [
     'stun:stun.l.google.com:19302',
     { scheme: 'stun', host: 'stun.l.google.com', port: 19302, explicitPort: true },
@@ -41,8 +43,12 @@ export const INVALID_URLS: [string, RegExp][] = [
   ['stun', /not a stun/],
   ['http://example.com', /not a stun/],
   ['stunx:example.com', /not a stun|invalid host/],
-  ['STUN:example.com', /upper-case scheme/],
-  ['Turn:example.com', /upper-case scheme/],
+  ['turn:example.com?transport=Tcp', /query/],
+  ['turn:example.com?TRANSPORT=udp', /query/],
+  ['STUN:example.com?transport=udp', /STUN URLs take none/],
+  [' stun:example.com', /not a stun/],
+  ['stun:exa\tmple.com', /invalid host/],
+  ['stun:example.com\n', /invalid host/],
   ['stun://example.com', /"\/\/"/],
   ['turn://user:pass@example.com', /"\/\/"/],
   ['turn:user@example.com', /user info/],
