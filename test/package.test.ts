@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { join, relative } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DIST, ensureDist, ROOT } from './helpers/dist.js';
+
+/**
+ * What the published package promises: the `.` entry runs in browsers, so nothing reachable from
+ * `dist/index.js` (static or dynamic import, or require) may name a Node builtin; the Node-only
+ * subpaths resolve only under the `node` condition.
+ */
+
+interface Edge {
+  importer: string;
+  specifier: string;
+  kind: string;
+}
+
+/** Every import reachable from `entry` through the package's own files; packages are not entered. */
+async function importGraph(entry: string): Promise<{ files: string[]; edges: Edge[] }> {
+  const edges: Edge[] = [];
+  const record: Plugin = {
+    name: 'record-imports',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind === 'entry-point') return undefined;
+        edges.push({ importer: relative(ROOT, args.importer), specifier: args.path, kind: args.kind });
+        // Relative imports are followed (our own files); packages and builtins stay outside.
+        if (args.path.startsWith('.') || args.path.startsWith('/')) return undefined;
+        return { path: args.path, external: true };
+      });
+    },
+  };
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    plugins: [record],
+  });
+  return { files: Object.keys(result.metafile.inputs).sort(), edges };
+}
+
+const builtinEdges = (edges: Edge[]) =>
+  edges.filter((e) => e.specifier.startsWith('node:') || isBuiltin(e.specifier));
+
+/** Bundles `source` (an import of the package by name) as an app's bundler would for `platform`. */
+async function bundleFor(platform: 'browser' | 'node', source: string): Promise<string[]> {
+  try {
+    await build({
+      stdin: { contents: source, resolveDir: ROOT, loader: 'js' },
+      bundle: true,
+      format: 'esm',
+      platform,
+      write: false,
+      logLevel: 'silent',
+      // Bundling for node leaves packages to Node itself; resolving the entry is what is tested.
+      ...(platform === 'node' ? { packages: 'external' as const } : {}),
+    });
+    return [];
+  } catch (error) {
+    return ((error as { errors?: { text: string }[] }).errors ?? []).map((e) => e.text);
+  }
+}
+
+describe('the published package', () => {
+  beforeAll(() => ensureDist(), 120_000);
+
+  it('nothing reachable from dist/index.js imports a Node builtin, statically or dynamically', async () => {
+    const { files, edges } = await importGraph(join(DIST, 'index.js'));
+    // The walk really covers the client, its services and the lazy tweetnacl import.
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'dist/index.js',
+        'dist/client.js',
+        'dist/platform.js',
+        'dist/services/socket.js',
+        'dist/identity/browser-store.js',
+      ]),
+    );
+    expect(files.some((f) => f.startsWith('dist/server/') || f.startsWith('dist/node/'))).toBe(false);
+    expect(edges).toContainEqual({
+      importer: 'dist/platform.js',
+      specifier: 'tweetnacl',
+      kind: 'dynamic-import',
+    });
+    expect(builtinEdges(edges)).toEqual([]);
+    // Nor `require`, which an ESM consumer (or a browser) does not have.
+    for (const file of files) {
+      expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(/\brequire\(/);
+    }
+  });
+
+  it('the same walk finds the builtins of the Node-only entries (the check can fail)', async () => {
+    const server = builtinEdges((await importGraph(join(DIST, 'server', 'index.js'))).edges);
+    expect(server.map((e) => e.specifier)).toContain('node:http');
+    const node = builtinEdges((await importGraph(join(DIST, 'node', 'index.js'))).edges);
+    expect(node.length).toBeGreaterThan(0);
+  });
+
+  it('`.` bundles for browsers and for Node; `./server` and `./node` resolve only for Node', async () => {
+    expect(await bundleFor('browser', `export * from 'signaling-actor';`)).toEqual([]);
+    expect(await bundleFor('node', `export * from 'signaling-actor';`)).toEqual([]);
+    for (const sub of ['server', 'node']) {
+      expect(await bundleFor('node', `export * from 'signaling-actor/${sub}';`)).toEqual([]);
+      const errors = await bundleFor('browser', `export * from 'signaling-actor/${sub}';`);
+      expect(errors).toEqual([`Could not resolve "signaling-actor/${sub}"`]);
+    }
+  });
+
+  it('package.json points every export at a built file that exists, types first', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      exports: Record<string, string | Record<string, string>>;
+      sideEffects: boolean;
+      type: string;
+    };
+    expect(pkg.type).toBe('module');
+    expect(pkg.sideEffects).toBe(false);
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      expect(Object.keys(target)[0], subpath).toBe('types');
+      for (const file of Object.values(target)) {
+        expect(() => readFileSync(join(ROOT, file)), `${subpath} → ${file}`).not.toThrow();
+      }
+    }
+    expect(Object.keys(pkg.exports['.'] as Record<string, string>)).toEqual(
+      expect.arrayContaining(['browser', 'node']),
+    );
+  });
+});
