@@ -2,78 +2,146 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
 /**
  * A Mermaid `stateDiagram-v2` of an XState v5 machine, straight from its definition: every state, the
- * initial ones, every transition labelled with its event (or named delay), guard and actions, the
- * invoked services and tags of each state. No maintained v5 generator exists, so the project keeps this
- * one small and tests that the committed diagram matches the machine.
+ * initial ones, every transition labelled with its event (a named delay as `after <name>`, an invoked
+ * service's result as `done <src>` / `error <src>`), guard in `[...]` and actions after `/`, and the
+ * invoked services, tags and entry/exit actions of each state as notes. No maintained v5 generator
+ * exists, so the project keeps this one small and tests that the committed diagram matches the machine.
+ * The output depends only on the definition, so it is stable from run to run.
  */
 export function toMermaid(machine: AnyStateMachine): string {
+  const edges = new Map<AnyStateNode, string[]>();
+  for (const node of descendants(machine.root)) collectEdges(node, edges);
+  collectRootEdges(machine.root, edges);
   const lines: string[] = ['stateDiagram-v2'];
-  writeChildren(machine.root, lines, '  ');
+  writeChildren(machine.root, edges, lines, '  ');
   return `${lines.join('\n')}\n`;
 }
 
-function writeChildren(node: AnyStateNode, lines: string[], indent: string): void {
+function descendants(node: AnyStateNode): AnyStateNode[] {
+  return (Object.values(node.states) as AnyStateNode[]).flatMap((child) => [child, ...descendants(child)]);
+}
+
+function writeChildren(
+  node: AnyStateNode,
+  edges: Map<AnyStateNode, string[]>,
+  lines: string[],
+  indent: string,
+): void {
   const children = Object.values(node.states) as AnyStateNode[];
   const initial = node.initial?.target?.[0] as AnyStateNode | undefined;
   if (initial) lines.push(`${indent}[*] --> ${idOf(initial)}`);
-  for (const child of children) writeState(child, lines, indent);
-  for (const child of children) writeTransitions(child, lines, indent);
+  for (const child of children) writeState(child, edges, lines, indent);
+  // Edges go in the block of the deepest state containing both ends, after both are declared:
+  // Mermaid would otherwise create a second, empty state where a target is first mentioned.
+  for (const edge of edges.get(node) ?? []) lines.push(`${indent}${edge}`);
 }
 
-function writeState(node: AnyStateNode, lines: string[], indent: string): void {
+function writeState(
+  node: AnyStateNode,
+  edges: Map<AnyStateNode, string[]>,
+  lines: string[],
+  indent: string,
+): void {
   const id = idOf(node);
-  const children = Object.keys(node.states);
-  if (children.length > 0) {
+  if (Object.keys(node.states).length > 0) {
     lines.push(`${indent}state "${node.key}" as ${id} {`);
-    writeChildren(node, lines, `${indent}  `);
+    writeChildren(node, edges, lines, `${indent}  `);
     lines.push(`${indent}}`);
   } else {
     lines.push(`${indent}state "${node.key}" as ${id}`);
   }
   if (node.type === 'final') lines.push(`${indent}${id} --> [*]`);
   for (const tag of node.tags) lines.push(`${indent}${id} : tag ${tag}`);
-  for (const invoke of node.invoke) lines.push(`${indent}${id} : invoke ${invoke.src}`);
+  for (const invoke of node.invoke) lines.push(`${indent}${id} : invoke ${srcOf(invoke.src)}`);
   for (const action of actionNames(node.entry)) lines.push(`${indent}${id} : entry / ${action}`);
   for (const action of actionNames(node.exit)) lines.push(`${indent}${id} : exit / ${action}`);
 }
 
-function writeTransitions(node: AnyStateNode, lines: string[], indent: string): void {
+/** Files each transition of `node` under the state whose block will draw it. */
+function collectEdges(node: AnyStateNode, edges: Map<AnyStateNode, string[]>): void {
   const id = idOf(node);
   const all = [...node.transitions.values()].flat();
   if (node.always) all.push(...node.always);
+  const add = (container: AnyStateNode, line: string) => {
+    const list = edges.get(container) ?? [];
+    list.push(line);
+    edges.set(container, list);
+  };
   for (const transition of all) {
-    const label = labelOf(transition);
+    const label = labelOf(node, transition);
     const targets = (transition.target ?? []) as AnyStateNode[];
-    if (targets.length === 0) {
-      lines.push(`${indent}${id} : on ${label}`);
-      continue;
-    }
+    // A transition without a target runs its actions in place: a note on the state.
+    if (targets.length === 0) add(node.parent as AnyStateNode, `${id} : on ${label}`);
     for (const target of targets) {
       const reenter = target === node && transition.reenter ? ' (reenter)' : '';
-      lines.push(`${indent}${id} --> ${idOf(target)} : ${label}${reenter}`);
+      add(commonContainer(node, target), `${id} --> ${idOf(target)} : ${label}${reenter}`);
     }
   }
 }
 
-function labelOf(transition: { eventType: string; guard?: unknown; actions: readonly unknown[] }): string {
-  let label = eventLabel(transition.eventType);
+/**
+ * The root has no box to draw from: its transitions ("from any state") become one edge from each
+ * top-level state that is not the target.
+ */
+function collectRootEdges(root: AnyStateNode, edges: Map<AnyStateNode, string[]>): void {
+  const list = edges.get(root) ?? [];
+  for (const transition of [...root.transitions.values()].flat()) {
+    const label = labelOf(root, transition);
+    for (const target of (transition.target ?? []) as AnyStateNode[]) {
+      for (const source of Object.values(root.states) as AnyStateNode[]) {
+        if (source !== target) list.push(`${idOf(source)} --> ${idOf(target)} : ${label}`);
+      }
+    }
+  }
+  edges.set(root, list);
+}
+
+/** The deepest state whose children include (an ancestor of) both `a` and `b`. */
+function commonContainer(a: AnyStateNode, b: AnyStateNode): AnyStateNode {
+  const ancestorsOfB = new Set<AnyStateNode>();
+  for (let n = b.parent; n; n = n.parent) ancestorsOfB.add(n);
+  for (let n = a.parent; n; n = n.parent) if (ancestorsOfB.has(n)) return n;
+  return a.machine.root;
+}
+
+interface TransitionLike {
+  eventType: string;
+  guard?: unknown;
+  actions: readonly unknown[];
+}
+
+function labelOf(node: AnyStateNode, transition: TransitionLike): string {
+  let label = eventLabel(node, transition.eventType);
   const guard = nameOf(transition.guard);
   if (guard) label += ` [${guard}]`;
   const actions = actionNames(transition.actions);
   if (actions.length > 0) label += ` / ${actions.join(', ')}`;
-  // Mermaid reads ':' and ';' in a label as syntax.
-  return label.replace(/[:;]/g, ' ');
+  // Mermaid reads ':' and ';' in a label as syntax, and '{' '}' as a block.
+  return label.replace(/[:;{}]/g, ' ');
 }
 
-function eventLabel(eventType: string): string {
+function eventLabel(node: AnyStateNode, eventType: string): string {
   if (eventType === '') return 'always';
   if (eventType.startsWith('xstate.after.')) return `after ${delayOf(eventType)}`;
   if (eventType.startsWith('xstate.done.actor.'))
-    return `done ${eventType.slice('xstate.done.actor.'.length)}`;
+    return `done ${invokedSrc(node, eventType.slice('xstate.done.actor.'.length))}`;
   if (eventType.startsWith('xstate.error.actor.'))
-    return `error ${eventType.slice('xstate.error.actor.'.length)}`;
+    return `error ${invokedSrc(node, eventType.slice('xstate.error.actor.'.length))}`;
   if (eventType.startsWith('xstate.done.state.')) return 'done';
   return eventType;
+}
+
+/** An invoke without an `id` gets a generated one ("0.signaling.session..."); show its `src` instead. */
+function invokedSrc(node: AnyStateNode, actorId: string): string {
+  for (let n: AnyStateNode | undefined = node; n; n = n.parent) {
+    const invoke = n.invoke.find((i) => i.id === actorId);
+    if (invoke) return srcOf(invoke.src);
+  }
+  return actorId;
+}
+
+function srcOf(src: unknown): string {
+  return typeof src === 'string' ? src : 'inline';
 }
 
 // "xstate.after.<delay>.<state id>": the delay is a name (or a number) without dots.
@@ -103,9 +171,13 @@ function nameOf(value: unknown): string | undefined {
   return 'inline';
 }
 
+/** `{ code: 4008, reason: 'auth-timeout' }` → `4008, auth-timeout`: the values say enough. */
 function paramsOf(params: unknown): string {
-  if (typeof params === 'function') return '…';
-  return JSON.stringify(params).replace(/"/g, "'");
+  if (typeof params !== 'object' || params === null)
+    return typeof params === 'function' ? '…' : String(params);
+  return Object.values(params)
+    .map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v).replace(/"/g, "'") : String(v)))
+    .join(', ');
 }
 
 function idOf(node: AnyStateNode): string {

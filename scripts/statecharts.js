@@ -1,0 +1,34 @@
+// Writes the statechart files from the built machine (`npm run statecharts` builds first):
+// statecharts/connection.mmd (Mermaid), statecharts/connection.json (the machine definition) and the
+// README section between <!-- statechart:start --> and <!-- statechart:end -->.
+// test/statecharts.test.ts computes the same from the TypeScript source and fails when these are stale.
+import { readFile, writeFile } from 'node:fs/promises';
+import { toMermaid } from '../dist/machines/mermaid.js';
+import { signalingMachine } from '../dist/machines/signaling.machine.js';
+import {
+  machineJson,
+  parseStateSentences,
+  readmeSection,
+  statePaths,
+  withReadmeSection,
+} from '../dist/machines/statechart-docs.js';
+
+const root = new URL('../', import.meta.url);
+const at = (path) => new URL(path, root);
+
+const mermaid = toMermaid(signalingMachine);
+const sentences = parseStateSentences(await readFile(at('docs/statechart.md'), 'utf8'));
+const missing = statePaths(signalingMachine).filter((state) => !sentences.has(state));
+if (missing.length > 0) {
+  console.error(`docs/statechart.md has no sentence for: ${missing.join(', ')}`);
+  process.exitCode = 1;
+}
+
+await writeFile(at('statecharts/connection.mmd'), mermaid);
+await writeFile(at('statecharts/connection.json'), machineJson(signalingMachine));
+const readme = await readFile(at('README.md'), 'utf8');
+const updated = withReadmeSection(readme, readmeSection(mermaid, sentences));
+if (updated !== readme) await writeFile(at('README.md'), updated);
+console.log(
+  'wrote statecharts/connection.mmd, statecharts/connection.json and the README statechart section',
+);
