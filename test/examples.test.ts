@@ -1,0 +1,204 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename, join } from 'node:path';
+import { build } from 'esbuild';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSignalingClient, type SignalingClient } from '../src/client.js';
+import { Identity } from '../src/identity/index.js';
+import type { SignalIn } from '../src/protocol/messages.js';
+import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
+import { launchChromium, servePage } from './helpers/browser.js';
+import { ensureDist, ROOT } from './helpers/dist.js';
+
+/** Each example in `examples/` runs as a user would run it, against the built package. */
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+
+let browser: Browser;
+beforeAll(async () => {
+  ensureDist();
+  browser = await launchChromium();
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function server(): Promise<SignalingServer> {
+  const s = await createSignalingServer({ identity: await Identity.generate() });
+  cleanups.push(() => s.close({ timeout: 200 }));
+  return s;
+}
+
+async function nodePeer(url: string): Promise<{ client: SignalingClient; identity: Identity }> {
+  const identity = await Identity.generate();
+  const client = createSignalingClient({ url, identity, globalEvents: false });
+  cleanups.push(() => client.disconnect());
+  const connected = new Promise<void>((resolve) => {
+    const off = client.onStateChange((s) => {
+      if (s === 'connected') {
+        off();
+        resolve();
+      }
+    });
+  });
+  client.connect();
+  await connected;
+  return { client, identity };
+}
+
+/** Serves `files` (URL path → body) on 127.0.0.1. */
+async function serveFiles(files: Map<string, string | Uint8Array>): Promise<string> {
+  const types: Record<string, string> = { html: 'text/html', js: 'text/javascript' };
+  const http = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const body = files.get(path === '/' ? '/index.html' : path);
+    if (body === undefined) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': types[path.split('.').pop() ?? ''] ?? 'text/html' }).end(body);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => http.close(resolve)));
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+}
+
+describe('examples/node/peers.js', () => {
+  it('runs to the end: two peers connect, trade an offer and an answer, and exit 0', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'examples/node/peers.js')], { cwd: ROOT });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      err += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^server listening on ws:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'alice: connected',
+        'bob: connected',
+        'bob got v=0 offer from alice',
+        'alice got v=0 answer from bob',
+        'alice: disconnected',
+        'bob: disconnected',
+      ]),
+    );
+    expect(lines.indexOf('bob got v=0 offer from alice')).toBeLessThan(
+      lines.indexOf('alice got v=0 answer from bob'),
+    );
+    expect(lines.at(-1)).toBe('done');
+  });
+});
+
+describe('examples/browser', () => {
+  it('the plain page connects, shows its key, and signals both ways with a Node peer', async () => {
+    // The page's vendor bundle, built exactly as its comment tells a user to.
+    const vendor = await build({
+      entryPoints: { 'signaling-actor': 'signaling-actor' },
+      absWorkingDir: ROOT,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'browser',
+      minify: true,
+      outdir: join(ROOT, 'examples/browser/vendor'),
+      write: false,
+      logLevel: 'silent',
+    });
+    const files = new Map<string, string | Uint8Array>([
+      ['/index.html', readFileSync(join(ROOT, 'examples/browser/index.html'), 'utf8')],
+      ['/main.js', readFileSync(join(ROOT, 'examples/browser/main.js'), 'utf8')],
+    ]);
+    for (const f of vendor.outputFiles) files.set(`/vendor/${basename(f.path)}`, f.contents);
+    expect(files.has('/vendor/signaling-actor.js')).toBe(true);
+    const site = await serveFiles(files);
+    const s = await server();
+
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const tab = await context.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (e) => errors.push(String(e)));
+    await tab.goto(`${site}?server=${encodeURIComponent(s.url)}`);
+    await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
+    const key = (await tab.textContent('#key')) ?? '';
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const node = await nodePeer(s.url);
+    await node.client.send({ type: 'signal', to: key, id: 'n1', data: { text: 'hi from node' } });
+    await tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('hi from node'));
+
+    const received = new Promise<SignalIn>((resolve) => node.client.on('signal', resolve));
+    await tab.fill('#to', node.identity.publicKey);
+    await tab.fill('#text', 'hi from the page');
+    await tab.click('button[type=submit]');
+    const signal = await received;
+    expect(signal).toMatchObject({ from: key, data: { text: 'hi from the page' } });
+    await tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('delivered to'));
+
+    // The key lives in IndexedDB: after a reload the page is the same peer.
+    await tab.reload();
+    await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
+    expect(await tab.textContent('#key')).toBe(key);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('examples/react/SignalingStatus.tsx', () => {
+  it('renders in Chromium and follows the actor: disconnected → connected → reconnecting', async () => {
+    const result = await build({
+      entryPoints: [join(ROOT, 'test/browser/react.page.tsx')],
+      absWorkingDir: ROOT,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      jsx: 'automatic',
+      define: { 'process.env.NODE_ENV': '"production"' },
+      write: false,
+      logLevel: 'silent',
+    });
+    const page = await servePage(result.outputFiles[0]?.text ?? '');
+    cleanups.push(() => page.close());
+    const s = await server();
+
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const tab = await context.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (e) => errors.push(String(e)));
+    await tab.goto(`${page.url}?server=${encodeURIComponent(s.url)}`);
+    await tab.waitForFunction('window.ready === true');
+    const state = tab.getByTestId('signaling-state');
+    await expectText(() => state.textContent(), 'disconnected');
+
+    await tab.evaluate('window.connect()');
+    await expectText(() => state.textContent(), 'connected');
+    const seen = (await tab.evaluate('window.seen')) as string[];
+    expect(seen[0]).toBe('disconnected');
+    expect(seen.at(-1)).toBe('connected');
+
+    await s.close({ timeout: 200 });
+    await expectText(() => state.textContent(), 'reconnecting');
+    expect(await tab.getByTestId('signaling-reason').textContent()).toBe(' (closed)');
+    expect(errors).toEqual([]);
+  });
+});
+
+async function expectText(read: () => Promise<string | null>, want: string, timeout = 10_000): Promise<void> {
+  const end = Date.now() + timeout;
+  let text = await read();
+  while (text !== want && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 25));
+    text = await read();
+  }
+  expect(text).toBe(want);
+}
