@@ -52,6 +52,7 @@ const result = await build({
   write: false,
   metafile: true,
   logLevel: 'silent',
+  tsconfigRaw: {}, // the tree's tsconfig `paths` map the package name to src; a consumer has none
   plugins: [entryPlugin],
 });
 

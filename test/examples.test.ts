@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
@@ -112,7 +112,10 @@ describe('examples/browser', () => {
       minify: true,
       outdir: join(ROOT, 'examples/browser/vendor'),
       write: false,
+      metafile: true,
       logLevel: 'silent',
+      // Resolve `signaling-actor` as a consumer does (package exports → dist), not via tsconfig `paths` → src.
+      tsconfigRaw: {},
     });
     const files = new Map<string, string | Uint8Array>([
       ['/index.html', readFileSync(join(ROOT, 'examples/browser/index.html'), 'utf8')],
@@ -120,6 +123,7 @@ describe('examples/browser', () => {
     ]);
     for (const f of vendor.outputFiles) files.set(`/vendor/${basename(f.path)}`, f.contents);
     expect(files.has('/vendor/signaling-actor.js')).toBe(true);
+    expect(builtFromDist(vendor.metafile)).toBe(true);
     const site = await serveFiles(files);
     const s = await server();
 
@@ -164,8 +168,12 @@ describe('examples/react/SignalingStatus.tsx', () => {
       jsx: 'automatic',
       define: { 'process.env.NODE_ENV': '"production"' },
       write: false,
+      metafile: true,
       logLevel: 'silent',
+      // Resolve `signaling-actor` as a consumer does (package exports → dist), not via tsconfig `paths` → src.
+      tsconfigRaw: {},
     });
+    expect(builtFromDist(result.metafile)).toBe(true);
     const page = await servePage(result.outputFiles[0]?.text ?? '');
     cleanups.push(() => page.close());
     const s = await server();
@@ -192,6 +200,12 @@ describe('examples/react/SignalingStatus.tsx', () => {
     expect(errors).toEqual([]);
   });
 });
+
+/** The bundle took the package from `dist/` (as a consumer gets it), nothing from `src/`. */
+function builtFromDist(metafile: Metafile): boolean {
+  const inputs = Object.keys(metafile.inputs);
+  return inputs.includes('dist/index.js') && !inputs.some((i) => i.startsWith('src/'));
+}
 
 async function expectText(read: () => Promise<string | null>, want: string, timeout = 10_000): Promise<void> {
   const end = Date.now() + timeout;

@@ -58,6 +58,8 @@ async function bundleFor(platform: 'browser' | 'node', source: string): Promise<
       platform,
       write: false,
       logLevel: 'silent',
+      // Resolve `signaling-actor` as a consumer does (package exports → dist), not via tsconfig `paths` → src.
+      tsconfigRaw: {},
       // Bundling for node leaves packages to Node itself; resolving the entry is what is tested.
       ...(platform === 'node' ? { packages: 'external' as const } : {}),
     });

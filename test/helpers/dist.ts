@@ -50,6 +50,7 @@ export async function bundleAgainstDist(entry: string): Promise<string> {
     target: 'es2022',
     write: false,
     logLevel: 'silent',
+    tsconfigRaw: {}, // ignore tsconfig `paths` (they map the package name to src for the type checker)
     plugins: [useDist],
   });
   return result.outputFiles[0]?.text ?? '';
