@@ -1,7 +1,7 @@
 import { SignalingError } from '../errors.js';
 import { getSubtle } from '../platform.js';
 import { cryptoKeyOf, Identity } from './identity.js';
-import { seedToPkcs8 } from './key-formats.js';
+import { seedToPkcs8 } from './pkcs8-seed.js';
 
 /**
  * Keeps an identity in IndexedDB as a non-extractable WebCrypto key: the browser stores the key object

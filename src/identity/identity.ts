@@ -2,14 +2,8 @@ import { SignalingError } from '../errors.js';
 import { decodeBase64url, encodeBase64url } from '../protocol/base64url.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 import { equalBytes } from '../protocol/ed25519.js';
-import {
-  derToPem,
-  type Ed25519PrivateJwk,
-  type Ed25519PublicJwk,
-  jwkToSeed,
-  pkcs8ToSeed,
-  seedToPkcs8,
-} from './key-formats.js';
+import type { Ed25519PrivateJwk, Ed25519PublicJwk } from './key-formats.js';
+import { seedToPkcs8 } from './pkcs8-seed.js';
 import {
   generateHandle,
   type HandleOptions,
@@ -65,12 +59,15 @@ export class Identity implements Signer {
 
   /** From PKCS#8 (RFC 8410): DER bytes, or PEM text with a "PRIVATE KEY" block. */
   static async fromPkcs8(input: Uint8Array | string, options?: IdentityOptions): Promise<Identity> {
+    // PKCS#8/JWK/PEM parsing loads on first use: most apps never import a key, and bundles stay smaller.
+    const { pkcs8ToSeed } = await import('./key-formats.js');
     const { seed, publicKey } = pkcs8ToSeed(input);
     return Identity.checked(seed, publicKey, options);
   }
 
   /** From a private Ed25519 JWK (RFC 8037: `kty` "OKP", `crv` "Ed25519", `d`, optional `x`). */
   static async fromJwk(jwk: unknown, options?: IdentityOptions): Promise<Identity> {
+    const { jwkToSeed } = await import('./key-formats.js');
     const { seed, publicKey } = jwkToSeed(jwk);
     return Identity.checked(seed, publicKey, options);
   }
@@ -133,7 +130,9 @@ export class Identity implements Signer {
     const seed = await this.exportSeed();
     const der = seedToPkcs8(seed);
     seed.fill(0);
-    return format === 'der' ? der : derToPem(der);
+    if (format === 'der') return der;
+    const { derToPem } = await import('./key-formats.js');
+    return derToPem(der);
   }
 
   /** The private JWK (RFC 8037). @throws SignalingError `not-extractable` */

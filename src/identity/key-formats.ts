@@ -2,6 +2,8 @@ import { SignalingError } from '../errors.js';
 import { decodeBase64url, encodeBase64url } from '../protocol/base64url.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
+export { seedToPkcs8 } from './pkcs8-seed.js';
+
 /**
  * Ed25519 private keys in the formats other tools speak: PKCS#8 (RFC 8410, DER or PEM) and JWK
  * (RFC 8037 OKP). Only the 32-byte seed matters; everything else is fixed framing.
@@ -24,19 +26,7 @@ export interface Ed25519PublicJwk {
   x: string;
 }
 
-// PKCS#8 v1 for Ed25519: SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
-const PKCS8_PREFIX = new Uint8Array([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
 const ED25519_OID = [0x2b, 0x65, 0x70];
-
-/** The 48-byte PKCS#8 v1 DER of a seed. */
-export function seedToPkcs8(seed: Uint8Array): Uint8Array {
-  const out = new Uint8Array(PKCS8_PREFIX.length + KEY_BYTES);
-  out.set(PKCS8_PREFIX);
-  out.set(seed, PKCS8_PREFIX.length);
-  return out;
-}
 
 /**
  * The seed (and the public key, when a v2 "OneAsymmetricKey" carries one) from PKCS#8 DER or PEM.

@@ -9,7 +9,7 @@ import {
 } from '../platform.js';
 import { decodeBase64url } from '../protocol/base64url.js';
 import { KEY_BYTES } from '../protocol/constants.js';
-import { seedToPkcs8 } from './key-formats.js';
+import { seedToPkcs8 } from './pkcs8-seed.js';
 
 /**
  * The three Ed25519 backends behind an `Identity`. Each keeps its secret in this closure only; what
