@@ -1,0 +1,55 @@
+import type { SignalingClient, StateChangeDetails } from '../../src/client.js';
+import type { ConnectionState } from '../../src/machines/signaling.types.js';
+
+/** Every state change of a client, with the time it happened, and a wait for the next one wanted. */
+
+export interface Transition extends StateChangeDetails {
+  state: ConnectionState;
+  at: number;
+}
+
+export interface Watch {
+  readonly log: Transition[];
+  /** States in order (e.g. to assert "never connected"). */
+  states(): ConnectionState[];
+  /** Resolves when the client is (or next becomes) `state`; rejects after `timeout` ms. */
+  reach(state: ConnectionState, timeout?: number): Promise<Transition>;
+}
+
+export function watch(client: SignalingClient): Watch {
+  const log: Transition[] = [];
+  client.onStateChange((state, _previous, details) => log.push({ state, at: performance.now(), ...details }));
+  return {
+    log,
+    states: () => log.map((t) => t.state),
+    reach(state, timeout = 5000) {
+      if (client.state === state) {
+        return Promise.resolve(
+          log.at(-1) ?? {
+            state,
+            at: performance.now(),
+            reason: undefined,
+            retryIn: undefined,
+            closeCode: undefined,
+          },
+        );
+      }
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          off();
+          reject(
+            new Error(
+              `still ${client.state} after ${timeout} ms, waited for ${state} (${this.states().join(' → ')})`,
+            ),
+          );
+        }, timeout);
+        const off = client.onStateChange((s) => {
+          if (s !== state) return;
+          clearTimeout(timer);
+          off();
+          resolve(log.at(-1) as Transition);
+        });
+      });
+    },
+  };
+}
