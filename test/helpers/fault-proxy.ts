@@ -6,10 +6,13 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * - `blackhole`: bytes in both directions are silently dropped and closes are not passed on, while
  *   every socket stays open (a cable cut / NAT that forgot the flow: nobody is told).
  * - `reset`: every open pair is destroyed with a TCP RST, and new connections are reset at once.
+ * `setMode('blackhole', 'to-client')` drops one direction only (e.g. acks lost, requests delivered).
  * `inject` writes raw bytes to the client side (or the server side) of every open pair.
  */
 
 export type ProxyMode = 'forward' | 'blackhole' | 'reset';
+/** Which direction a blackhole drops. */
+export type Direction = 'both' | 'to-client' | 'to-server';
 
 interface Pair {
   client: Socket;
@@ -26,13 +29,19 @@ export interface FaultProxy {
   readonly accepted: number;
   /** The port the proxy forwards to (may change, e.g. for a server restarted elsewhere). */
   target: number;
-  setMode(mode: ProxyMode): void;
+  setMode(mode: ProxyMode, direction?: Direction): void;
+  /** Every chunk that reached the client side (forwarded or injected), in order. */
+  readonly toClient: Buffer[];
   inject(bytes: Buffer | string, to?: 'client' | 'server'): void;
   close(): Promise<void>;
 }
 
 export async function createFaultProxy(target: number): Promise<FaultProxy> {
   let mode: ProxyMode = 'forward';
+  let dropping: Direction = 'both';
+  const toClient: Buffer[] = [];
+  const passes = (towards: 'client' | 'server') =>
+    mode === 'forward' || (mode === 'blackhole' && dropping !== 'both' && dropping !== `to-${towards}`);
   let accepted = 0;
   const pairs = new Set<Pair>();
 
@@ -52,8 +61,11 @@ export async function createFaultProxy(target: number): Promise<FaultProxy> {
     const pair: Pair = { client, upstream };
     pairs.add(pair);
     const pipe = (from: Socket, to: Socket) => {
-      from.on('data', (chunk) => {
-        if (mode === 'forward' && !to.destroyed) to.write(chunk);
+      const towards = to === client ? 'client' : 'server';
+      from.on('data', (chunk: Buffer) => {
+        if (!passes(towards) || to.destroyed) return;
+        if (towards === 'client') toClient.push(chunk);
+        to.write(chunk);
       });
       from.on('end', () => {
         if (mode === 'forward') to.end();
@@ -98,8 +110,10 @@ export async function createFaultProxy(target: number): Promise<FaultProxy> {
     set target(value: number) {
       proxy.target = value;
     },
-    setMode(next) {
+    toClient,
+    setMode(next, direction = 'both') {
       mode = next;
+      dropping = direction;
       if (next === 'reset') for (const pair of [...pairs]) reset(pair);
       if (next === 'forward') {
         // A side that closed while blackholed: pass the close on now, as the network would have.
@@ -115,7 +129,9 @@ export async function createFaultProxy(target: number): Promise<FaultProxy> {
     inject(bytes, to = 'client') {
       for (const pair of pairs) {
         const socket = to === 'client' ? pair.client : pair.upstream;
-        if (!socket.destroyed) socket.write(bytes);
+        if (socket.destroyed) continue;
+        if (to === 'client') toClient.push(Buffer.from(bytes));
+        socket.write(bytes);
       }
     },
     async close() {
