@@ -1,0 +1,26 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/dist.js';
+
+/**
+ * The short variant of `npm run soak`: the same script (the reference server killed with SIGKILL and
+ * restarted 5 times under two numbered streams), judged by the line it prints.
+ */
+describe('soak (short)', () => {
+  it('5 kill -9 restarts: lost 0, duplicated 0, in order, a few hundred messages each way', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'scripts/soak.js'), '--restarts', '5', '--quiet'],
+      { timeout: 30_000 },
+    ).catch((error: { stdout?: string; message: string }) => {
+      throw new Error(`soak failed: ${error.stdout ?? ''} ${error.message}`);
+    });
+    expect(stdout).toMatch(/^lost 0, duplicated 0$/m);
+    expect(stdout).toMatch(/^out of order 0$/m);
+    const sent = /sent A→B (\d+), B→A (\d+)/.exec(stdout);
+    expect(Number(sent?.[1])).toBeGreaterThan(200);
+    expect(Number(sent?.[2])).toBeGreaterThan(200);
+  }, 40_000);
+});
