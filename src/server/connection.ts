@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { randomBytes } from '../platform.js';
 import { createServerProof, verifyChallenge } from '../protocol/auth.js';
 import { encodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
@@ -10,6 +9,7 @@ import { keyPrefix, type Log } from './logger.js';
 import type { AuthContext, ResolvedOptions } from './options.js';
 import type { Peer } from './peer.js';
 import type { PresenceHub } from './presence.js';
+import { serverRandomBytes } from './random.js';
 import type { FailureRateLimiter } from './rate-limit.js';
 import { relaySignal } from './relay.js';
 import type { SessionRegistry } from './sessions.js';
@@ -57,7 +57,7 @@ export class Connection implements Peer {
   /** When the last frame of any kind arrived (ms since the epoch); the heartbeat sweep reads it. */
   lastSeen: number;
   private state: State = 'challenged';
-  private readonly nonce = randomBytes(NONCE_BYTES);
+  private readonly nonce = serverRandomBytes(NONCE_BYTES);
   private readonly openedAt = Date.now();
   private authTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -249,7 +249,7 @@ export class Connection implements Peer {
     clearTimeout(this.authTimer);
     this.state = 'open';
     this.publicKey = response.publicKey;
-    this.sessionId = encodeBase64url(randomBytes(16));
+    this.sessionId = encodeBase64url(serverRandomBytes(16));
     this.ws.send(
       JSON.stringify({
         type: 'auth.ok',

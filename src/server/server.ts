@@ -105,6 +105,9 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       reject(socket, 503, 'Service Unavailable');
       return;
     }
+    // Corked, the 101 response and the challenge (sent synchronously in the callback below) leave in
+    // one write instead of two.
+    socket.cork();
     wss.handleUpgrade(request, socket, head, (ws) => {
       const rateKey = resolved.rateLimit === false ? remoteAddress(request) : resolved.rateLimit.key(request);
       const connection = new Connection(ctx, ws, request, rateKey);
@@ -121,6 +124,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       log.debug({ connection: connection.id, address: rateKey }, 'connected');
       connection.start();
     });
+    socket.uncork();
   };
   http.on('upgrade', onUpgrade);
 
