@@ -166,4 +166,27 @@ describe('SignalingClient against the reference server', () => {
     await reach(c, 'connected');
     await expect.poll(() => c.rtt, { timeout: 3000 }).toBeGreaterThanOrEqual(0);
   });
+
+  it('exposes the iceServers the server hands out in auth.ok', async () => {
+    const ice = [{ urls: 'turn:turn.example.com:3478', username: 'u', credential: 'c' }];
+    const s = await server({ iceServers: () => ice });
+    const { client: c } = await client(s.url);
+    c.connect();
+    await reach(c, 'connected');
+    expect(c.iceServers).toEqual(ice);
+  });
+
+  it('page visible again → pings at once (a dead socket is found without waiting a whole interval)', async () => {
+    const s = await server({ heartbeat: { interval: 60_000 } });
+    const target = new EventTarget() as EventTarget & { document?: unknown };
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    target.document = doc;
+    const { client: c } = await client(s.url, { globalEvents: target as never });
+    c.connect();
+    await reach(c, 'connected');
+    expect(c.rtt).toBeUndefined();
+    doc.visibilityState = 'visible';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    await expect.poll(() => c.rtt, { timeout: 3000 }).toBeGreaterThanOrEqual(0);
+  });
 });

@@ -4,6 +4,7 @@
 //          server does), then the bench commands;
 //   /bare  no handshake: the server speaks first with a challenge-shaped frame and answers any frame
 //          once with {"type":"ok"} (open + one round trip, the handshake baseline), then the commands.
+// With a latency (ms), every frame the server sends is delayed by it (the handshake bench's far server).
 // Commands, the same on both doors: {"type":"blast","n":N,"bytes":B} → N application frames as fast as
 // the socket drains; {"type":"count","n":N} → the next N frames are counted, then {"type":"counted"}.
 import { fork } from 'node:child_process';
@@ -11,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 
 /** Starts the server in a child process; resolves with its URL and a stop function. */
-export function spawnBenchServer() {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve'], {
+export function spawnBenchServer({ latency = 0 } = {}) {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', String(latency)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -30,9 +31,9 @@ export function spawnBenchServer() {
   });
 }
 
-if (process.argv[2] === '--serve') await serve();
+if (process.argv[2] === '--serve') await serve(Number(process.argv[3] ?? 0));
 
-async function serve() {
+async function serve(latency) {
   const { Identity, createServerProof, verifyChallenge, encodeBase64url } = await import(
     '../../dist/index.js'
   );
@@ -44,6 +45,11 @@ async function serve() {
 
   wss.on('connection', (ws, request) => {
     const bare = request.url === '/bare';
+    if (latency > 0) {
+      // A one-way delay on every frame the server sends: a network farther away than loopback.
+      const send = ws.send.bind(ws);
+      ws.send = (data) => setTimeout(() => ws.readyState === 1 && send(data), latency);
+    }
     const nonce = crypto.getRandomValues(new Uint8Array(32));
     let stage = 'auth';
     let counting = 0;

@@ -1,0 +1,88 @@
+// connect() → authenticated through SignalingClient, against a bare `ws` client's open + one round trip
+// on the same server in the same run (the goal: ≤ 1.3×).
+// Run `npm run build` first: this imports ../dist.
+//
+//   node bench/handshake.js [handshakes=300] [rounds=5] [latency=0]
+//
+// With a latency L (ms), the server delays each frame it sends by L: the handshake's two server
+// frames then cost 2L on both sides, as over a real network, and the fixed costs weigh less.
+//
+// The server (bench/lib/v1-server.js, a child process) runs the v1 handshake with the library's
+// verifyChallenge and createServerProof on `/`. The bare client dials `/bare`: TCP + upgrade, the
+// server's first frame, one frame out and one back — the least any challenge-response can cost. The
+// client's figure adds the statechart, the signature (client), its verification and the proof
+// (server), and the proof's verification (client). Each round times both, alternating, one handshake
+// at a time; the median per round is kept and the median of those is printed.
+import WebSocket from 'ws';
+import { createSignalingClient, Identity } from '../dist/index.js';
+import { spawnBenchServer } from './lib/v1-server.js';
+
+const N = Number(process.argv[2] ?? 300);
+const ROUNDS = Number(process.argv[3] ?? 5);
+const LATENCY = Number(process.argv[4] ?? 0);
+
+const server = await spawnBenchServer({ latency: LATENCY });
+const identity = await Identity.generate();
+
+async function bare() {
+  const t0 = performance.now();
+  const ws = new WebSocket(`${server.url}bare`, { perMessageDeflate: false });
+  await new Promise((resolve) => {
+    ws.on('message', (data) => {
+      const m = JSON.parse(data);
+      if (m.type === 'auth.challenge') ws.send('{"type":"hello"}');
+      else resolve();
+    });
+  });
+  const ms = performance.now() - t0;
+  await new Promise((resolve) => {
+    ws.once('close', resolve);
+    ws.close();
+  });
+  return ms;
+}
+
+async function client() {
+  const c = createSignalingClient({
+    url: server.url,
+    identity,
+    serverKey: server.publicKey,
+    globalEvents: false,
+  });
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    c.onStateChange((s) => s === 'connected' && resolve());
+    c.connect();
+  });
+  const ms = performance.now() - t0;
+  await c.disconnect();
+  return ms;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+for (let i = 0; i < 50; i++) {
+  await bare();
+  await client();
+}
+const perRound = { bare: [], client: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  const samples = { bare: [], client: [] };
+  for (let i = 0; i < N; i++) {
+    const order = i % 2 === 0 ? [bare, client] : [client, bare];
+    for (const run of order) samples[run === bare ? 'bare' : 'client'].push(await run());
+  }
+  perRound.bare.push(median(samples.bare));
+  perRound.client.push(median(samples.client));
+}
+const b = median(perRound.bare);
+const c = median(perRound.client);
+console.log(
+  `handshake: ${N} × ${ROUNDS} rounds each, one at a time, server latency ${LATENCY} ms, node ${process.version}`,
+);
+console.log(
+  `bare ws open + 1 RTT ${b.toFixed(3)} ms   SignalingClient connect → connected ${c.toFixed(3)} ms   ratio ${(c / b).toFixed(2)}×` +
+    `   (round medians: bare ${perRound.bare.map((x) => x.toFixed(3)).join(', ')}; client ${perRound.client.map((x) => x.toFixed(3)).join(', ')})`,
+);
+
+await server.stop();
