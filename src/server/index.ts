@@ -17,3 +17,4 @@ export {
   type SignalingServer,
   type SignalingServerStats,
 } from './server.js';
+export { probeStunServer, type StunProbeOptions, type StunProbeResult } from './stun-probe.js';
