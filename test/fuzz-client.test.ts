@@ -8,7 +8,7 @@ import type { ConnectionState } from '../src/machines/signaling.types.js';
 import { createServerProof, verifyChallenge } from '../src/protocol/auth.js';
 import { encodeBase64url } from '../src/protocol/base64url.js';
 import type { AuthResponse } from '../src/protocol/messages.js';
-import { type Frame, fuzzRuns, hostileFrame } from './helpers/fuzz-frames.js';
+import { type Frame, fuzzRuns, fuzzTimeout, hostileFrame } from './helpers/fuzz-frames.js';
 
 /**
  * A running client against a hostile server that sends fuzzed frames at each stage of the handshake
@@ -161,94 +161,112 @@ function checkCommon(r: Awaited<ReturnType<typeof run>>) {
 }
 
 describe('a running client against fuzzed server frames', () => {
-  it('before the challenge: no crash, never connected', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(hostileFrame([challengeFor(new Uint8Array(32))]), { minLength: 1, maxLength: 4 }),
-        async (frames) => {
-          const r = await run('before-challenge', frames);
-          checkCommon(r);
-          expect(r.states).not.toContain('connected');
-        },
-      ),
-      { numRuns: fuzzRuns(100) },
-    );
-  });
+  it(
+    'before the challenge: no crash, never connected',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(hostileFrame([challengeFor(new Uint8Array(32))]), { minLength: 1, maxLength: 4 }),
+          async (frames) => {
+            const r = await run('before-challenge', frames);
+            checkCommon(r);
+            expect(r.states).not.toContain('connected');
+          },
+        ),
+        { numRuns: fuzzRuns(100) },
+      );
+    },
+    fuzzTimeout(fuzzRuns(100), 20),
+  );
 
-  it('instead of a valid auth.ok (pinned key): never connected without the valid proof', async () => {
-    // Real-looking verdicts that carry no valid proof: other keys, other origins, flipped bits.
-    const bogusOk = fc.oneof(
-      fc
-        .uint8Array({ minLength: 64, maxLength: 64 })
-        .map((b) => ({ type: 'auth.ok', v: 1, sessionId: 'x', signature: encodeBase64url(b) })),
-      fc.constant('other-key'),
-      fc.constant('other-origin'),
-      fc.nat(63),
-    );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.oneof(
-            hostileFrame([
-              { type: 'auth.ok', v: 1, sessionId: 's', signature: encodeBase64url(new Uint8Array(64)) },
-            ]),
-            bogusOk.map((b) => (typeof b === 'object' ? JSON.stringify(b) : `bogus:${b}`)),
+  it(
+    'instead of a valid auth.ok (pinned key): never connected without the valid proof',
+    async () => {
+      // Real-looking verdicts that carry no valid proof: other keys, other origins, flipped bits.
+      const bogusOk = fc.oneof(
+        fc
+          .uint8Array({ minLength: 64, maxLength: 64 })
+          .map((b) => ({ type: 'auth.ok', v: 1, sessionId: 'x', signature: encodeBase64url(b) })),
+        fc.constant('other-key'),
+        fc.constant('other-origin'),
+        fc.nat(63),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.oneof(
+              hostileFrame([
+                { type: 'auth.ok', v: 1, sessionId: 's', signature: encodeBase64url(new Uint8Array(64)) },
+              ]),
+              bogusOk.map((b) => (typeof b === 'object' ? JSON.stringify(b) : `bogus:${b}`)),
+            ),
+            { minLength: 1, maxLength: 3 },
           ),
-          { minLength: 1, maxLength: 3 },
+          async (frames) => {
+            const r = await run('before-verdict', await Promise.all(frames.map(forge)));
+            checkCommon(r);
+            expect(r.states).not.toContain('connected');
+          },
         ),
-        async (frames) => {
-          const r = await run('before-verdict', await Promise.all(frames.map(forge)));
+        { numRuns: fuzzRuns(100) },
+      );
+    },
+    fuzzTimeout(fuzzRuns(100), 20),
+  );
+
+  it(
+    'a forged auth.ok alone (other key, other origin, a flipped bit, random bytes) → failed (server-key-mismatch)',
+    async () => {
+      const forged = fc.oneof(
+        fc.constantFrom('bogus:other-key', 'bogus:other-origin'),
+        fc.nat(63).map((i) => `bogus:${i}`),
+        fc
+          .uint8Array({ minLength: 64, maxLength: 64 })
+          .map((b) =>
+            JSON.stringify({ type: 'auth.ok', v: 1, sessionId: 'x', signature: encodeBase64url(b) }),
+          ),
+      );
+      await fc.assert(
+        fc.asyncProperty(forged, async (frame) => {
+          const r = await run('before-verdict', [await forge(frame)]);
           checkCommon(r);
           expect(r.states).not.toContain('connected');
-        },
-      ),
-      { numRuns: fuzzRuns(100) },
-    );
-  });
+          expect(r.outcome).toBe('state failed');
+        }),
+        { numRuns: fuzzRuns(30) },
+      );
+    },
+    fuzzTimeout(fuzzRuns(30), 20),
+  );
 
-  it('a forged auth.ok alone (other key, other origin, a flipped bit, random bytes) → failed (server-key-mismatch)', async () => {
-    const forged = fc.oneof(
-      fc.constantFrom('bogus:other-key', 'bogus:other-origin'),
-      fc.nat(63).map((i) => `bogus:${i}`),
-      fc
-        .uint8Array({ minLength: 64, maxLength: 64 })
-        .map((b) => JSON.stringify({ type: 'auth.ok', v: 1, sessionId: 'x', signature: encodeBase64url(b) })),
-    );
-    await fc.assert(
-      fc.asyncProperty(forged, async (frame) => {
-        const r = await run('before-verdict', [await forge(frame)]);
-        checkCommon(r);
-        expect(r.states).not.toContain('connected');
-        expect(r.outcome).toBe('state failed');
-      }),
-      { numRuns: fuzzRuns(30) },
-    );
-  });
-
-  it('in a session: no crash; the client stays connected or hangs up with a spec close code', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          hostileFrame([
-            { type: 'signal', from: serverIdentity.publicKey, id: '1', data: {} },
-            { type: 'presence', key: serverIdentity.publicKey, online: true },
-            { type: 'ack', id: '1' },
-            { type: 'error', code: 'peer-offline', id: '1' },
-            { type: 'pong', t: 1 },
-          ]),
-          { minLength: 1, maxLength: 5 },
+  it(
+    'in a session: no crash; the client stays connected or hangs up with a spec close code',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            hostileFrame([
+              { type: 'signal', from: serverIdentity.publicKey, id: '1', data: {} },
+              { type: 'presence', key: serverIdentity.publicKey, online: true },
+              { type: 'ack', id: '1' },
+              { type: 'error', code: 'peer-offline', id: '1' },
+              { type: 'pong', t: 1 },
+            ]),
+            { minLength: 1, maxLength: 5 },
+          ),
+          async (frames) => {
+            const r = await run('session', frames);
+            checkCommon(r);
+            expect(r.states).toContain('connected');
+            if (r.outcome === 'end marker') expect(r.states.at(-1)).toBe('connected');
+            else expect(r.outcome).toMatch(/^closed /);
+          },
         ),
-        async (frames) => {
-          const r = await run('session', frames);
-          checkCommon(r);
-          expect(r.states).toContain('connected');
-          if (r.outcome === 'end marker') expect(r.states.at(-1)).toBe('connected');
-          else expect(r.outcome).toMatch(/^closed /);
-        },
-      ),
-      { numRuns: fuzzRuns(100) },
-    );
-  });
+        { numRuns: fuzzRuns(100) },
+      );
+    },
+    fuzzTimeout(fuzzRuns(100), 20),
+  );
 });
 
 /**

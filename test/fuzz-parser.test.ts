@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isSignalingError } from '../src/errors.js';
 import { decodeBase64url } from '../src/protocol/base64url.js';
 import { parseFrame } from '../src/protocol/parse.js';
-import { fuzzRuns, hostileFrame } from './helpers/fuzz-frames.js';
+import { fuzzRuns, fuzzTimeout, hostileFrame } from './helpers/fuzz-frames.js';
 
 /**
  * The parser, both ways (frames from a server and from a client), under random and mutated frames: it
@@ -48,33 +48,37 @@ const bytesOf = (value: unknown, n: number) => {
 
 describe('parseFrame under hostile input', () => {
   for (const sender of ['server', 'client'] as const) {
-    it(`frames from a ${sender}: never throws; typed refusals; accepted messages are exact`, () => {
-      fc.assert(
-        fc.property(hostileFrame(REAL), fc.constantFrom(undefined, 4096, 65536), (frame, maxBytes) => {
-          const result = parseFrame(frame, { sender, ...(maxBytes ? { maxBytes } : {}) });
-          if (!result.ok) {
-            expect(isSignalingError(result.error)).toBe(true);
-            expect(CLOSE_CODES.has(result.error.closeCode as number)).toBe(true);
-            return;
-          }
-          const m = result.message as Record<string, unknown>;
-          expect(typeof m.type).toBe('string');
-          expect(typeof frame).toBe('string');
-          if (m.type === 'auth.challenge') {
-            bytesOf(m.nonce, 32);
-            if (m.serverKey !== undefined) bytesOf(m.serverKey, 32);
-          }
-          if (m.type === 'auth.ok') bytesOf(m.signature, 64);
-          if (m.type === 'auth.response') {
-            bytesOf(m.publicKey, 32);
-            bytesOf(m.clientNonce, 32);
-            bytesOf(m.signature, 64);
-          }
-          if (m.type === 'signal') bytesOf(sender === 'server' ? m.from : m.to, 32);
-        }),
-        { numRuns: fuzzRuns(2000) },
-      );
-    });
+    it(
+      `frames from a ${sender}: never throws; typed refusals; accepted messages are exact`,
+      () => {
+        fc.assert(
+          fc.property(hostileFrame(REAL), fc.constantFrom(undefined, 4096, 65536), (frame, maxBytes) => {
+            const result = parseFrame(frame, { sender, ...(maxBytes ? { maxBytes } : {}) });
+            if (!result.ok) {
+              expect(isSignalingError(result.error)).toBe(true);
+              expect(CLOSE_CODES.has(result.error.closeCode as number)).toBe(true);
+              return;
+            }
+            const m = result.message as Record<string, unknown>;
+            expect(typeof m.type).toBe('string');
+            expect(typeof frame).toBe('string');
+            if (m.type === 'auth.challenge') {
+              bytesOf(m.nonce, 32);
+              if (m.serverKey !== undefined) bytesOf(m.serverKey, 32);
+            }
+            if (m.type === 'auth.ok') bytesOf(m.signature, 64);
+            if (m.type === 'auth.response') {
+              bytesOf(m.publicKey, 32);
+              bytesOf(m.clientNonce, 32);
+              bytesOf(m.signature, 64);
+            }
+            if (m.type === 'signal') bytesOf(sender === 'server' ? m.from : m.to, 32);
+          }),
+          { numRuns: fuzzRuns(2000) },
+        );
+      },
+      fuzzTimeout(fuzzRuns(2000), 1),
+    );
   }
 
   it('the real frames themselves are accepted (the properties above are not vacuous)', () => {

@@ -14,6 +14,11 @@ export function fuzzRuns(fallback: number): number {
   return Number.isSafeInteger(env) && env > 0 ? env : fallback;
 }
 
+/** A test timeout for `runs` cases of about `msPerCase` each (at least vitest's 20 s). */
+export function fuzzTimeout(runs: number, msPerCase: number): number {
+  return Math.max(20_000, runs * msPerCase * 3);
+}
+
 const TYPES = [
   'auth.challenge',
   'auth.response',
