@@ -178,6 +178,54 @@ describe('server session: messages the server does not handle', () => {
   });
 });
 
+describe('server session: application messages through onMessage', () => {
+  it('hands unreserved types to onMessage with a session handle; unhandled ones get unknown-type', async () => {
+    const seen: Array<{ type: string; key: string }> = [];
+    const server = await start({
+      onMessage: (message, session) => {
+        seen.push({ type: message.type, key: session.publicKey });
+        if (message.type === 'room.join') {
+          expect(session.send({ type: 'room.joined', room: message.room })).toBe(true);
+          return true;
+        }
+        if (message.type === 'room.boom') throw new Error('handler bug');
+        if (message.type === 'room.huge') {
+          expect(() => session.send({ type: 'x', pad: 'y'.repeat(70_000) })).toThrow(/maxMessageBytes/);
+          return true;
+        }
+        if (message.type === 'room.kick') {
+          session.close(4000, 'kicked');
+          return true;
+        }
+        return false;
+      },
+    });
+    const a = await join(server);
+    a.client.send({ type: 'room.join', room: 'lobby' });
+    expect(await a.client.next()).toEqual({ type: 'room.joined', room: 'lobby' });
+    a.client.send({ type: 'room.other', id: 'o1' });
+    expect(await a.client.next()).toEqual({ type: 'error', code: 'unknown-type', id: 'o1' });
+    a.client.send({ type: 'room.boom', id: 'b1' });
+    expect(await a.client.next()).toEqual({ type: 'error', code: 'server-error', id: 'b1' });
+    a.client.send({ type: 'room.huge' });
+    a.client.send({ type: 'ping', t: 4 });
+    expect(await a.client.next()).toEqual({ type: 'pong', t: 4 });
+    // Reserved types never reach the handler.
+    a.client.send({ type: 'signal', to: a.identity.publicKey, id: 's', data: 1 });
+    await a.client.next('ack');
+    a.client.send({ type: 'room.kick' });
+    expect(await a.client.waitClosed()).toEqual({ code: 4000, reason: 'kicked' });
+    expect(seen.map((s) => s.type)).toEqual([
+      'room.join',
+      'room.other',
+      'room.boom',
+      'room.huge',
+      'room.kick',
+    ]);
+    expect(new Set(seen.map((s) => s.key))).toEqual(new Set([a.identity.publicKey]));
+  });
+});
+
 describe('server session: presence', () => {
   it('answers a subscribe at once and reports every change on connect and disconnect', async () => {
     const server = await start();

@@ -1,12 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import { SignalingError } from '../errors.js';
 import { createServerProof, verifyChallenge } from '../protocol/auth.js';
 import { encodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
-import type { AuthErrorCode, AuthResponse, IceServer, SignalOut } from '../protocol/messages.js';
+import type {
+  ApplicationMessage,
+  AuthErrorCode,
+  AuthResponse,
+  IceServer,
+  SignalOut,
+} from '../protocol/messages.js';
 import { validateMessage } from '../protocol/parse.js';
 import { keyPrefix, type Log } from './logger.js';
-import type { AuthContext, ResolvedOptions } from './options.js';
+import type { AuthContext, ResolvedOptions, SessionHandle } from './options.js';
 import type { Peer } from './peer.js';
 import type { PresenceHub } from './presence.js';
 import { serverRandomBytes } from './random.js';
@@ -347,8 +354,42 @@ export class Connection implements Peer {
         this.ctx.presence.unsubscribe(this, message.keys as string[]);
         return;
       default:
-        this.sendError('unknown-type', value.id);
+        if (!this.handleApplication(message as ApplicationMessage)) this.sendError('unknown-type', value.id);
     }
+  }
+
+  /** Hands an application message to `onMessage`; `true` when it took it. */
+  private handleApplication(message: ApplicationMessage): boolean {
+    const handler = this.ctx.options.onMessage;
+    if (!handler) return false;
+    try {
+      return handler(message, this.handle()) === true;
+    } catch (error) {
+      this.ctx.log.error(
+        { connection: this.id, sessionId: this.sessionId, type: message.type, err: errorMessage(error) },
+        'onMessage threw',
+      );
+      this.sendError('server-error', message.id);
+      return true;
+    }
+  }
+
+  private sessionHandle: SessionHandle | undefined;
+  private handle(): SessionHandle {
+    this.sessionHandle ??= {
+      publicKey: this.publicKey,
+      sessionId: this.sessionId,
+      send: (message) => {
+        const text = JSON.stringify(message);
+        const max = this.ctx.options.maxMessageBytes;
+        if (text.length > max / 3 && Buffer.byteLength(text) > max) {
+          throw new SignalingError('too-large', `message exceeds limits.maxMessageBytes (${max})`);
+        }
+        return this.send(text);
+      },
+      close: (code = CloseCode.NORMAL, reason = '') => this.close(code, reason),
+    };
+    return this.sessionHandle;
   }
 
   private sendError(code: string, id?: unknown): void {

@@ -10,6 +10,7 @@ export type {
   AuthContext,
   RateLimitOptions,
   ServerLimitsOptions,
+  SessionHandle,
   SignalingServerOptions,
 } from './options.js';
 export {

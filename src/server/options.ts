@@ -9,8 +9,22 @@ import {
   MAX_ORIGINS,
   PRE_AUTH_MAX_BYTES,
 } from '../protocol/constants.js';
-import type { HeartbeatSettings, IceServer } from '../protocol/messages.js';
+import type { ApplicationMessage, HeartbeatSettings, IceServer } from '../protocol/messages.js';
 import type { ServerLogger } from './logger.js';
+
+/** One authenticated socket, as `onMessage` sees it. */
+export interface SessionHandle {
+  /** The authenticated public key (base64url). */
+  readonly publicKey: string;
+  readonly sessionId: string;
+  /**
+   * Sends `message` as JSON. `false` when the socket is closing or too slow to take it (it is then
+   * closed 1013). @throws SignalingError `too-large` beyond `limits.maxMessageBytes`
+   */
+  send(message: { type: string; [field: string]: unknown }): boolean;
+  /** Closes the socket (default 1000). */
+  close(code?: number, reason?: string): void;
+}
 
 /** What `authorize` and `iceServers` learn about the connection being authenticated. */
 export interface AuthContext {
@@ -57,6 +71,12 @@ export interface SignalingServerOptions {
    * sent without them (a client can still use its own STUN servers). Default: none.
    */
   iceServers?: (publicKey: string, context: AuthContext) => IceServer[] | Promise<IceServer[]>;
+  /**
+   * Handles application messages (any `type` the protocol does not reserve) from authenticated
+   * sockets. Return `true` when handled; otherwise, as without this option, the client gets
+   * `error` `unknown-type`. A throw is logged and answered with `error` `server-error`.
+   */
+  onMessage?: (message: ApplicationMessage, session: SessionHandle) => boolean | undefined;
   /**
    * The heartbeat announced in the challenge. Clients ping every `interval` ms; the server terminates
    * a socket that sent nothing for `interval + timeout`. Default `{ interval: 25000, timeout: 10000 }`.
@@ -109,6 +129,7 @@ export interface ResolvedOptions {
   origins: readonly (string | URL)[] | undefined;
   authorize: SignalingServerOptions['authorize'];
   iceServers: SignalingServerOptions['iceServers'];
+  onMessage: SignalingServerOptions['onMessage'];
   heartbeat: HeartbeatSettings;
   authTimeout: number;
   preAuthMaxBytes: number;
@@ -152,6 +173,7 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
     origins: options.origins,
     authorize: options.authorize,
     iceServers: options.iceServers,
+    onMessage: options.onMessage,
     heartbeat: {
       interval: positive('heartbeat.interval', options.heartbeat?.interval ?? DEFAULT_HEARTBEAT.interval),
       timeout: positive('heartbeat.timeout', options.heartbeat?.timeout ?? DEFAULT_HEARTBEAT.timeout),
