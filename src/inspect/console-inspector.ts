@@ -21,7 +21,14 @@ export function createConsoleInspector(
   const now = options.now ?? Date.now;
   const prefix = options.label ? `${options.label} ` : '';
   let previous: string | undefined;
+  // Invoked services by actor id: "xstate.done.actor.0.signaling.session…" reads better as "signer done".
+  const services = new Map<string, string>();
   return (inspection) => {
+    if (inspection.type === '@xstate.actor') {
+      const { id, src } = inspection.actorRef as unknown as { id: string; src?: unknown };
+      if (typeof src === 'string') services.set(id, src);
+      return;
+    }
     if (inspection.type !== '@xstate.snapshot' || inspection.actorRef.sessionId !== inspection.rootId) return;
     const snapshot = inspection.snapshot as {
       value?: unknown;
@@ -36,7 +43,8 @@ export function createConsoleInspector(
     // Why and how long only where they apply: a reason left in context would mislead elsewhere.
     const waiting = snapshot.tags?.has('reconnecting') || snapshot.tags?.has('failed');
     const details = waiting ? describe(snapshot.context) : '';
-    write(`${prefix}${clock(now())}  ${from} → ${current}  (${eventLabel(inspection.event.type)})${details}`);
+    const event = eventLabel(inspection.event.type, services);
+    write(`${prefix}${clock(now())}  ${from} → ${current}  (${event})${details}`);
   };
 }
 
@@ -54,13 +62,16 @@ export function statePath(value: unknown): string {
     .join(' | ');
 }
 
-function eventLabel(type: string): string {
+function eventLabel(type: string, services: ReadonlyMap<string, string>): string {
   if (type.startsWith('xstate.after.')) {
     const rest = type.slice('xstate.after.'.length);
     return `after ${rest.slice(0, rest.indexOf('.'))}`;
   }
-  if (type.startsWith('xstate.done.actor.')) return `${type.slice('xstate.done.actor.'.length)} done`;
-  if (type.startsWith('xstate.error.actor.')) return `${type.slice('xstate.error.actor.'.length)} failed`;
+  const settled = /^xstate\.(done|error)\.actor\.(.+)$/.exec(type);
+  if (settled) {
+    const id = settled[2] as string;
+    return `${services.get(id) ?? id} ${settled[1] === 'done' ? 'done' : 'failed'}`;
+  }
   return type;
 }
 
