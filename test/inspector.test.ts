@@ -267,6 +267,10 @@ describe('no secret in the inspection stream', () => {
     for (const event of stately)
       for (const leak of leaks(JSON.stringify(view(event)), forms)) found.add(leak);
     expect([...found]).toEqual([]);
+    // Application messages bypass the chart, so their payloads are not in the stream either.
+    const all = events.map((e) => JSON.stringify(view(e))).join('\n');
+    expect(all).not.toContain('offer from alice');
+    expect(all).not.toContain('after reconnect');
   });
 
   it('the scan finds a secret planted in an event, in every form', () => {
