@@ -63,6 +63,31 @@ describe('toMermaid', () => {
     expect(declared.size).toBe(statePaths(signalingMachine).length);
   });
 
+  it('joins only states of the same block (Mermaid pulls states out of their boxes otherwise)', () => {
+    const blocks: Set<string>[] = [new Set()];
+    for (const line of lines) {
+      const decl = /^\s*state "[^"]+" as (\w+)( \{)?$/.exec(line);
+      if (decl) {
+        blocks.at(-1)?.add(decl[1] as string);
+        if (decl[2]) blocks.push(new Set());
+      } else if (/^\s*\}$/.test(line)) {
+        blocks.pop();
+      } else {
+        const edge = /^\s*(\w+) --> (\w+)/.exec(line);
+        if (edge) for (const id of [edge[1], edge[2]]) expect(blocks.at(-1), line).toContain(id);
+      }
+    }
+    expect(mermaid).toContain(
+      'session_authenticating --> session_connected : (verifying) done verifier [proofValid] / storeSession',
+    );
+  });
+
+  it('describes compound states in a note (Mermaid gives them no description)', () => {
+    expect(mermaid).toMatch(/note right of session\n\s+tag|note right of session\n\s+invoke socket/);
+    const compound = ['session', 'session_authenticating', 'session_connected'];
+    for (const id of compound) expect(mermaid).not.toMatch(new RegExp(`^\\s*${id} : `, 'm'));
+  });
+
   it('draws events, named delays, guards, actions and invoked services', () => {
     expect(mermaid).toContain('disconnected --> session : CONNECT / resetSession');
     expect(mermaid).toContain('reconnecting --> session : after backoff');
@@ -72,7 +97,7 @@ describe('toMermaid', () => {
       'session_authenticating_signing --> session_authenticating_awaitingVerdict : done signer / storeResponse, sendResponse',
     );
     expect(mermaid).toContain('session_connecting : on after connectTimeout / abort(4008, connect-timeout)');
-    expect(mermaid).toContain('session : invoke socket');
+    expect(mermaid).toContain('session_authenticating_signing : invoke signer');
     // A transition of the root ("from any state") is drawn from each top-level state.
     expect(mermaid).toContain('failed --> disconnected : DISCONNECT / resetSession');
   });
@@ -89,7 +114,8 @@ describe('toMermaid', () => {
     };
     count(signalingMachine.root);
     const rootEdges = Object.keys(signalingMachine.root.states).length - 1; // DISCONNECT from each other top-level state
-    const drawn = lines.filter((l) => / --> \w+ : | : on /.test(l)).length;
+    // Edges, targetless transitions in a state's description, and in a compound state's note.
+    const drawn = lines.filter((l) => / --> \w+ : | : on |^\s+on /.test(l)).length;
     expect(drawn).toBe(transitions + rootEdges);
   });
 

@@ -4,77 +4,92 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
  * A Mermaid `stateDiagram-v2` of an XState v5 machine, straight from its definition: every state, the
  * initial ones, every transition labelled with its event (a named delay as `after <name>`, an invoked
  * service's result as `done <src>` / `error <src>`), guard in `[...]` and actions after `/`, and the
- * invoked services, tags and entry/exit actions of each state as notes. No maintained v5 generator
- * exists, so the project keeps this one small and tests that the committed diagram matches the machine.
- * The output depends only on the definition, so it is stable from run to run.
+ * invoked services, tags, entry/exit actions and targetless transitions of each state as its
+ * description (a note beside a compound state, which Mermaid does not let have one). No maintained v5
+ * generator exists, so the project keeps this one small and tests that the committed diagram matches
+ * the machine. The output depends only on the definition, so it is stable from run to run.
  */
 export function toMermaid(machine: AnyStateMachine): string {
-  const edges = new Map<AnyStateNode, string[]>();
-  for (const node of descendants(machine.root)) collectEdges(node, edges);
-  collectRootEdges(machine.root, edges);
+  const chart: Chart = { edges: new Map(), notes: new Map() };
+  for (const node of descendants(machine.root)) collect(node, chart);
+  collectRootEdges(machine.root, chart);
   const lines: string[] = ['stateDiagram-v2'];
-  writeChildren(machine.root, edges, lines, '  ');
+  writeChildren(machine.root, chart, lines, '  ');
   return `${lines.join('\n')}\n`;
+}
+
+interface Chart {
+  /** Edge lines, filed under the state whose block draws them. */
+  edges: Map<AnyStateNode, string[]>;
+  /** Description lines of each state. */
+  notes: Map<AnyStateNode, string[]>;
+}
+
+function push(map: Map<AnyStateNode, string[]>, key: AnyStateNode, line: string): void {
+  const list = map.get(key);
+  if (list) list.push(line);
+  else map.set(key, [line]);
 }
 
 function descendants(node: AnyStateNode): AnyStateNode[] {
   return (Object.values(node.states) as AnyStateNode[]).flatMap((child) => [child, ...descendants(child)]);
 }
 
-function writeChildren(
-  node: AnyStateNode,
-  edges: Map<AnyStateNode, string[]>,
-  lines: string[],
-  indent: string,
-): void {
+function writeChildren(node: AnyStateNode, chart: Chart, lines: string[], indent: string): void {
   const children = Object.values(node.states) as AnyStateNode[];
   const initial = node.initial?.target?.[0] as AnyStateNode | undefined;
   if (initial) lines.push(`${indent}[*] --> ${idOf(initial)}`);
-  for (const child of children) writeState(child, edges, lines, indent);
+  for (const child of children) writeState(child, chart, lines, indent);
   // Edges go in the block of the deepest state containing both ends, after both are declared:
   // Mermaid would otherwise create a second, empty state where a target is first mentioned.
-  for (const edge of edges.get(node) ?? []) lines.push(`${indent}${edge}`);
+  for (const edge of chart.edges.get(node) ?? []) lines.push(`${indent}${edge}`);
 }
 
-function writeState(
-  node: AnyStateNode,
-  edges: Map<AnyStateNode, string[]>,
-  lines: string[],
-  indent: string,
-): void {
+function writeState(node: AnyStateNode, chart: Chart, lines: string[], indent: string): void {
   const id = idOf(node);
-  if (Object.keys(node.states).length > 0) {
+  const compound = Object.keys(node.states).length > 0;
+  if (compound) {
     lines.push(`${indent}state "${node.key}" as ${id} {`);
-    writeChildren(node, edges, lines, `${indent}  `);
+    writeChildren(node, chart, lines, `${indent}  `);
     lines.push(`${indent}}`);
   } else {
     lines.push(`${indent}state "${node.key}" as ${id}`);
   }
   if (node.type === 'final') lines.push(`${indent}${id} --> [*]`);
-  for (const tag of node.tags) lines.push(`${indent}${id} : tag ${tag}`);
-  for (const invoke of node.invoke) lines.push(`${indent}${id} : invoke ${srcOf(invoke.src)}`);
-  for (const action of actionNames(node.entry)) lines.push(`${indent}${id} : entry / ${action}`);
-  for (const action of actionNames(node.exit)) lines.push(`${indent}${id} : exit / ${action}`);
+  const notes = chart.notes.get(node) ?? [];
+  if (notes.length === 0) return;
+  if (compound) {
+    lines.push(`${indent}note right of ${id}`);
+    for (const note of notes) lines.push(`${indent}  ${note}`);
+    lines.push(`${indent}end note`);
+  } else {
+    for (const note of notes) lines.push(`${indent}${id} : ${note}`);
+  }
 }
 
-/** Files each transition of `node` under the state whose block will draw it. */
-function collectEdges(node: AnyStateNode, edges: Map<AnyStateNode, string[]>): void {
-  const id = idOf(node);
+/** Files `node`'s description and each of its transitions under the state whose block will draw it. */
+function collect(node: AnyStateNode, chart: Chart): void {
+  for (const tag of node.tags) push(chart.notes, node, `tag ${tag}`);
+  for (const invoke of node.invoke) push(chart.notes, node, `invoke ${srcOf(invoke.src)}`);
+  for (const action of actionNames(node.entry)) push(chart.notes, node, `entry / ${action}`);
+  for (const action of actionNames(node.exit)) push(chart.notes, node, `exit / ${action}`);
   const all = [...node.transitions.values()].flat();
   if (node.always) all.push(...node.always);
-  const add = (container: AnyStateNode, line: string) => {
-    const list = edges.get(container) ?? [];
-    list.push(line);
-    edges.set(container, list);
-  };
   for (const transition of all) {
     const label = labelOf(node, transition);
     const targets = (transition.target ?? []) as AnyStateNode[];
-    // A transition without a target runs its actions in place: a note on the state.
-    if (targets.length === 0) add(node.parent as AnyStateNode, `${id} : on ${label}`);
+    // A transition without a target runs its actions in place: part of the state's description.
+    if (targets.length === 0) push(chart.notes, node, `on ${label}`);
     for (const target of targets) {
       const reenter = target === node && transition.reenter ? ' (reenter)' : '';
-      add(commonContainer(node, target), `${id} --> ${idOf(target)} : ${label}${reenter}`);
+      // Mermaid cannot draw an edge between states inside different compound states (it pulls them
+      // out of their boxes), so such an edge is drawn between the boxes, naming the inner ends.
+      const container = commonContainer(node, target);
+      const from = childOf(container, node);
+      const to = childOf(container, target);
+      const prefix = from === node ? '' : `(${node.key}) `;
+      const suffix = to === target ? '' : ` (to ${target.key})`;
+      push(chart.edges, container, `${idOf(from)} --> ${idOf(to)} : ${prefix}${label}${reenter}${suffix}`);
     }
   }
 }
@@ -83,17 +98,15 @@ function collectEdges(node: AnyStateNode, edges: Map<AnyStateNode, string[]>): v
  * The root has no box to draw from: its transitions ("from any state") become one edge from each
  * top-level state that is not the target.
  */
-function collectRootEdges(root: AnyStateNode, edges: Map<AnyStateNode, string[]>): void {
-  const list = edges.get(root) ?? [];
+function collectRootEdges(root: AnyStateNode, chart: Chart): void {
   for (const transition of [...root.transitions.values()].flat()) {
     const label = labelOf(root, transition);
     for (const target of (transition.target ?? []) as AnyStateNode[]) {
       for (const source of Object.values(root.states) as AnyStateNode[]) {
-        if (source !== target) list.push(`${idOf(source)} --> ${idOf(target)} : ${label}`);
+        if (source !== target) push(chart.edges, root, `${idOf(source)} --> ${idOf(target)} : ${label}`);
       }
     }
   }
-  edges.set(root, list);
 }
 
 /** The deepest state whose children include (an ancestor of) both `a` and `b`. */
@@ -102,6 +115,13 @@ function commonContainer(a: AnyStateNode, b: AnyStateNode): AnyStateNode {
   for (let n = b.parent; n; n = n.parent) ancestorsOfB.add(n);
   for (let n = a.parent; n; n = n.parent) if (ancestorsOfB.has(n)) return n;
   return a.machine.root;
+}
+
+/** The ancestor-or-self of `node` that is a child of `container`. */
+function childOf(container: AnyStateNode, node: AnyStateNode): AnyStateNode {
+  let n = node;
+  while (n.parent && n.parent !== container) n = n.parent;
+  return n;
 }
 
 interface TransitionLike {
