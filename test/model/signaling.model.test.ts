@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signalingMachine } from '../../src/machines/signaling.machine.js';
 import { type Coverage, runPath } from './driver.js';
-import { machineUniverse, modelKeys, planPaths } from './helpers.js';
+import { machineUniverse, modelKeys, planPaths, replay } from './helpers.js';
 
 /**
  * Model-based tests: the paths come from the machine (xstate/graph), each runs on a real actor, and the
@@ -37,6 +37,11 @@ describe(`signaling model: ${plan.paths.length} paths (${plan.shortest} shortest
       ran++;
     });
   }
+
+  it('the traversal reaches failed via retries-exhausted (the guard reads the attempt counter)', () => {
+    const ends = plan.paths.map((path) => replay(signalingMachine, keys, path).at(-1));
+    expect(ends.some((s) => s?.matches('failed') && s.context.reason === 'retries-exhausted')).toBe(true);
+  });
 
   it('the real actors entered every state node and took every transition of the chart', () => {
     expect(ran, 'every path must have run (do not filter this file)').toBe(plan.paths.length);
