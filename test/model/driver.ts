@@ -40,19 +40,19 @@ type PromiseCreator = (args: {
   emit: unknown;
 }) => Promise<unknown>;
 
-/** Holds a service until the path releases it (true: go on, false: fail). */
+/**
+ * Holds a service until the path releases it (true: go on, false: fail). A release lets every waiting
+ * call go: one left over from a session the path abandoned belongs to a stopped actor and is ignored.
+ */
 class Gate {
-  private readonly waiting: ((go: boolean) => void)[] = [];
-  private released: boolean[] = [];
+  private waiting: ((go: boolean) => void)[] = [];
   wait(): Promise<boolean> {
-    const go = this.released.shift();
-    if (go !== undefined) return Promise.resolve(go);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
   release(go: boolean): void {
-    const waiter = this.waiting.shift();
-    if (waiter) waiter(go);
-    else this.released.push(go);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve(go);
   }
 }
 
