@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { fromPromise, setup } from 'xstate';
 import { toMermaid } from '../src/machines/mermaid.js';
 import { signalingMachine } from '../src/machines/signaling.machine.js';
 import {
@@ -135,5 +136,47 @@ describe('withReadmeSection', () => {
     expect(out).toBe(`# T\n\nbefore\n\n${section}\n\nafter\n`);
     expect(withReadmeSection(out, section)).toBe(out);
     expect(withReadmeSection('# T\n', section)).toBe(`# T\n\n${section}\n`);
+  });
+});
+
+describe('toMermaid on other shapes of machine', () => {
+  const machine = setup({
+    actors: { fetcher: fromPromise(async () => 1) },
+    guards: { ready: () => true },
+  }).createMachine({
+    id: 'demo',
+    initial: 'idle',
+    states: {
+      idle: {
+        on: {
+          GO: { target: 'busy', guard: 'ready' },
+          POKE: { target: 'idle', reenter: true, actions: () => {} },
+        },
+        after: { 1500: 'busy' },
+      },
+      busy: {
+        type: 'parallel',
+        states: {
+          left: { initial: 'a', states: { a: { on: { NEXT: 'b' } }, b: { type: 'final' } } },
+          right: { initial: 'c', states: { c: {} } },
+        },
+        invoke: { id: 'load', src: 'fetcher', onDone: '#demo.done' },
+      },
+      done: { type: 'final' },
+    },
+  });
+  const mermaid = toMermaid(machine);
+
+  it('draws parallel regions as concurrent sections, finals, numeric delays, inline actions and reentry', () => {
+    expect(mermaid).toContain('idle --> busy : GO [ready]');
+    expect(mermaid).toContain('idle --> idle : POKE / inline (reenter)');
+    expect(mermaid).toContain('idle --> busy : after 1500 ms');
+    expect(mermaid).toContain('busy --> done : done fetcher');
+    expect(mermaid).toContain('busy_left_b --> [*]');
+    expect(mermaid).toContain('done --> [*]');
+    expect(mermaid).toMatch(
+      /state "left" as busy_left \{[\s\S]*\}\n\s+--\n\s+state "right" as busy_right \{/,
+    );
+    expect(mermaid).toContain('note right of busy\n    invoke fetcher\n  end note');
   });
 });

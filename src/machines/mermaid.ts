@@ -39,7 +39,11 @@ function writeChildren(node: AnyStateNode, chart: Chart, lines: string[], indent
   const children = Object.values(node.states) as AnyStateNode[];
   const initial = node.initial?.target?.[0] as AnyStateNode | undefined;
   if (initial) lines.push(`${indent}[*] --> ${idOf(initial)}`);
-  for (const child of children) writeState(child, chart, lines, indent);
+  // A parallel state's regions are Mermaid's concurrent sections, separated by `--`.
+  children.forEach((child, i) => {
+    if (i > 0 && node.type === 'parallel') lines.push(`${indent}--`);
+    writeState(child, chart, lines, indent);
+  });
   // Edges go in the block of the deepest state containing both ends, after both are declared:
   // Mermaid would otherwise create a second, empty state where a target is first mentioned.
   for (const edge of chart.edges.get(node) ?? []) lines.push(`${indent}${edge}`);
@@ -142,7 +146,10 @@ function labelOf(node: AnyStateNode, transition: TransitionLike): string {
 
 function eventLabel(node: AnyStateNode, eventType: string): string {
   if (eventType === '') return 'always';
-  if (eventType.startsWith('xstate.after.')) return `after ${delayOf(eventType)}`;
+  if (eventType.startsWith('xstate.after.')) {
+    const delay = delayOf(eventType);
+    return /^\d+$/.test(delay) ? `after ${delay} ms` : `after ${delay}`;
+  }
   if (eventType.startsWith('xstate.done.actor.'))
     return `done ${invokedSrc(node, eventType.slice('xstate.done.actor.'.length))}`;
   if (eventType.startsWith('xstate.error.actor.'))
@@ -183,7 +190,11 @@ function actionNames(actions: readonly unknown[]): string[] {
 function nameOf(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
-  if (typeof value === 'function') return (value as { type?: string }).type ?? (value.name || 'inline');
+  if (typeof value === 'function') {
+    // An arrow function written in place takes its property's name ("actions", "guard"): not a name.
+    const name = (value as { type?: string }).type ?? value.name;
+    return name && name !== 'actions' && name !== 'guard' ? name : 'inline';
+  }
   if (typeof value === 'object') {
     const { type, params } = value as { type?: unknown; params?: unknown };
     if (typeof type === 'string') return params === undefined ? type : `${type}(${paramsOf(params)})`;
