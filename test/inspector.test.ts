@@ -129,6 +129,31 @@ function serializations(event: unknown): string[] {
   ];
 }
 
+/**
+ * Everything reachable from `roots` through own data properties (no getters run): strings as they are
+ * and byte arrays as numbers. For the actor objects the stream refers to, walked once in full.
+ */
+function reachable(roots: unknown[]): string {
+  const out: string[] = [];
+  const seen = new WeakSet<object>();
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') out.push(v);
+    if ((typeof v !== 'object' && typeof v !== 'function') || v === null || seen.has(v)) return;
+    seen.add(v);
+    if (ArrayBuffer.isView(v)) {
+      out.push(Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).join(','));
+      return;
+    }
+    if (v instanceof Map || v instanceof Set) for (const entry of v) walk(entry);
+    for (const key of Reflect.ownKeys(v)) {
+      const descriptor = Object.getOwnPropertyDescriptor(v, key);
+      if (descriptor && 'value' in descriptor) walk(descriptor.value);
+    }
+  };
+  for (const root of roots) walk(root);
+  return out.join('\n');
+}
+
 function leaks(text: string, forms: [string, string][]): string[] {
   return forms.filter(([, form]) => text.includes(form)).map(([name]) => name);
 }
@@ -266,6 +291,10 @@ describe('no secret in the inspection stream', () => {
     }
     for (const event of stately)
       for (const leak of leaks(JSON.stringify(view(event)), forms)) found.add(leak);
+    // The actor objects themselves (system, logic, children, options), walked in full once.
+    const actors = reachable([...new Set(events.map((e) => e.actorRef))]);
+    expect(actors).toContain(alice.publicKey);
+    for (const leak of leaks(actors, forms)) found.add(leak);
     expect([...found]).toEqual([]);
     // Application messages bypass the chart, so their payloads are not in the stream either.
     const all = events.map((e) => JSON.stringify(view(e))).join('\n');
