@@ -208,6 +208,18 @@ describe('sending and receiving against a real socket', () => {
     ]);
   });
 
+  it('a signal the server never acknowledges rejects with expired after queue.maxAge', async () => {
+    const to = (await Identity.generate()).publicKey;
+    const { server, client } = await setup(() => ({ noAck: true }), { queue: { maxAge: 300 } });
+    client.connect();
+    await reach(client, 'connected');
+    const t0 = Date.now();
+    const error = await client.send({ type: 'signal', to, id: 'lost', data: 1 }).catch((e) => e);
+    expect(isSignalingError(error, 'expired')).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(server.conns[0]?.received.filter((m) => m.type === 'signal')).toHaveLength(1);
+  });
+
   it('frames the server sends right after auth.ok (before the proof is checked) still arrive', async () => {
     const { client } = await setup(() => ({ afterAuth: (c) => c.send({ type: 'welcome' }) }));
     const got: string[] = [];

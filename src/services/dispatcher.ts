@@ -172,7 +172,7 @@ export class Dispatcher implements Link {
       if (outcome === 'closed') break;
       this.shift();
       if (outcome === 'rejected') continue;
-      if (entry.signalId !== undefined) this.unacked.set(entry.signalId, entry);
+      if (entry.signalId !== undefined) this.trackUnacked(entry);
       else entry.resolve();
     }
     this.scheduleExpiry();
@@ -236,7 +236,7 @@ export class Dispatcher implements Link {
           const entry: Entry = { text, bytes: 0, at: this.now(), signalId, resolve, reject };
           try {
             channel.send(text);
-            this.unacked.set(signalId, entry);
+            this.trackUnacked(entry);
           } catch (error) {
             if (!isSignalingError(error, 'closed')) return reject(error);
             this.enqueue(entry, text);
@@ -308,6 +308,7 @@ export class Dispatcher implements Link {
     if (entry) this.queuedBytes -= entry.bytes;
   }
 
+  /** Rejects every queued or unacknowledged entry older than maxAge: nothing waits forever. */
   private expire(): void {
     const cutoff = this.now() - this.limits.maxAge;
     while (this.queue.length > 0 && (this.queue[0] as Entry).at <= cutoff) {
@@ -315,13 +316,27 @@ export class Dispatcher implements Link {
       this.shift();
       entry.reject(expired());
     }
+    // The map keeps send order, so the oldest unacknowledged signals come first.
+    for (const [id, entry] of this.unacked) {
+      if (entry.at > cutoff) break;
+      this.unacked.delete(id);
+      entry.reject(expired());
+    }
+  }
+
+  private trackUnacked(entry: Entry): void {
+    this.unacked.set(entry.signalId as string, entry);
+    if (this.expiryTimer === undefined) this.scheduleExpiry();
   }
 
   private scheduleExpiry(): void {
     this.cancelExpiry();
-    const head = this.queue[0];
-    if (head === undefined) return;
-    const wait = Math.max(0, head.at + this.limits.maxAge - this.now());
+    const oldest = Math.min(
+      this.queue[0]?.at ?? Number.POSITIVE_INFINITY,
+      this.unacked.values().next().value?.at ?? Number.POSITIVE_INFINITY,
+    );
+    if (oldest === Number.POSITIVE_INFINITY) return;
+    const wait = Math.max(0, oldest + this.limits.maxAge - this.now());
     this.expiryTimer = this.clock.setTimeout(() => {
       this.expiryTimer = undefined;
       this.expire();
