@@ -22,6 +22,7 @@ import { decodeBase64url, encodeBase64url } from '../../src/protocol/base64url.j
 import type { AuthChallenge } from '../../src/protocol/messages.js';
 import { createSignerService } from '../../src/services/signer.js';
 import {
+  describeCommand,
   invokeSources,
   type Keys,
   type ModelPath,
@@ -85,6 +86,7 @@ export async function runPath(
   const clock = new SimulatedClock();
   const now = () => T0 + clock.now();
   const sockets: ScriptedSocket[] = [];
+  const allCommands: SocketCommand[] = [];
   // The signer and verifier are real but wait for the path to say when they finish, so every step
   // sees the actor exactly where the model is (a fast signature would otherwise race the checks).
   const signing = new Gate();
@@ -109,7 +111,10 @@ export async function runPath(
           },
         };
         sockets.push(socket);
-        receive((command) => socket.commands.push(command));
+        receive((command) => {
+          socket.commands.push(command);
+          allCommands.push(command);
+        });
         return () => {
           stopped = true;
         };
@@ -225,8 +230,15 @@ export async function runPath(
 
   const expected = replay(machine, keys, path);
   let at = 0;
+  let commandsSeen = 0;
   const check = (traversed: Snapshot) => {
-    const model = expected[at] as Snapshot;
+    const model = expected.snapshots[at] as Snapshot;
+    // The commands the real chart gave its sockets in this step are the ones the pure machine gives.
+    const sent = allCommands.slice(commandsSeen);
+    commandsSeen = allCommands.length;
+    expect(sent.map(describeCommand), 'socket commands').toEqual(
+      (expected.commands[at] ?? []).map(describeCommand),
+    );
     expect(model.value, 'replay and traversal agree').toEqual(traversed.value);
     const snapshot = running.getSnapshot() as SnapshotFrom<SignalingMachine>;
     expect(snapshot.status).toBe('active');

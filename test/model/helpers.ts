@@ -9,7 +9,7 @@ import {
 import { getShortestPaths, type StatePath, TestModel, type TestPath } from 'xstate/graph';
 import { Identity } from '../../src/identity/index.js';
 import type { SignalingMachine } from '../../src/machines/signaling.machine.js';
-import type { SignalingEvent, SignalingInput } from '../../src/machines/signaling.types.js';
+import type { SignalingEvent, SignalingInput, SocketCommand } from '../../src/machines/signaling.types.js';
 import { encodeBase64url } from '../../src/protocol/base64url.js';
 import type { AuthChallenge, AuthResponse } from '../../src/protocol/messages.js';
 
@@ -209,7 +209,10 @@ function transitionsTaken(machine: SignalingMachine, snapshot: Snapshot, event: 
 }
 
 /** An actor scope in which nothing runs (as xstate/graph's own), optionally inspected. */
-export function pureScope(inspect?: (inspection: InspectionEvent) => void): AnyActorScope {
+export function pureScope(
+  inspect?: (inspection: InspectionEvent) => void,
+  onAction?: (action: { type: string; params?: unknown }) => void,
+): AnyActorScope {
   const self = createEmptyActor();
   if (inspect) self.system.inspect(inspect);
   return {
@@ -221,24 +224,54 @@ export function pureScope(inspect?: (inspection: InspectionEvent) => void): AnyA
     system: self.system,
     stopChild: () => {},
     emit: () => {},
-    actionExecutor: () => {},
+    actionExecutor: onAction ?? (() => {}),
   } as unknown as AnyActorScope;
 }
 
+export interface Replay {
+  /** The pure machine's snapshot after each step of the path (index 0: the initial one). */
+  snapshots: Snapshot[];
+  /** The commands the chart sends its socket in each step. */
+  commands: SocketCommand[][];
+}
+
 /**
- * The pure machine's snapshot after each step of `path`. The traversal's snapshots stand for every
- * state with the same key, so their context may come from another route; these are exact for the path.
+ * The pure machine's run of `path`: nothing executes, but each step's snapshot and the commands the
+ * chart would send its socket are recorded. The traversal's snapshots stand for every state with the
+ * same key, so their context may come from another route; these are exact for the path.
  */
-export function replay(machine: SignalingMachine, keys: Keys, path: ModelPath): Snapshot[] {
-  const scope = pureScope();
-  const out: Snapshot[] = [machine.getInitialSnapshot(scope, modelInput(keys)) as Snapshot];
+export function replay(machine: SignalingMachine, keys: Keys, path: ModelPath): Replay {
+  let sent: SocketCommand[] = [];
+  const scope = pureScope(undefined, (action) => {
+    const params = action.params as { targetId?: string; event?: SocketCommand } | undefined;
+    if (action.type === 'xstate.sendTo' && params?.targetId === 'socket' && params.event)
+      sent.push(params.event);
+  });
+  const snapshots: Snapshot[] = [machine.getInitialSnapshot(scope, modelInput(keys)) as Snapshot];
+  const commands: SocketCommand[][] = [sent];
   for (const { event } of path.steps.slice(1)) {
-    const previous = out.at(-1) as Snapshot;
+    const previous = snapshots.at(-1) as Snapshot;
     // A pong answers the ping this run sent, whatever `t` the traversal saw.
     const e = event.type === 'PONG' ? { ...event, t: previous.context.pingSentAt ?? 0 } : event;
-    out.push(machine.transition(previous, e, scope) as Snapshot);
+    sent = [];
+    snapshots.push(machine.transition(previous, e, scope) as Snapshot);
+    commands.push(sent);
   }
-  return out;
+  return { snapshots, commands };
+}
+
+/** What a socket command does, without this run's values (nonces, signatures, times). */
+export function describeCommand(command: SocketCommand): string {
+  switch (command.type) {
+    case 'SOCKET.SEND':
+      return `send ${(command.frame as { type: string }).type}`;
+    case 'SOCKET.CLOSE_WITH':
+      return `close ${command.code} ${command.reason}`.trim();
+    case 'SOCKET.AUTHENTICATED':
+      return `authenticated ${command.maxMessageBytes}`;
+    case 'SOCKET.PING':
+      return 'ping';
+  }
 }
 
 export interface Plan {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signalingMachine } from '../../src/machines/signaling.machine.js';
 import { type Coverage, runPath } from './driver.js';
-import { machineUniverse, modelKeys, planPaths, replay } from './helpers.js';
+import { describeCommand, machineUniverse, modelKeys, planPaths, replay } from './helpers.js';
 
 /**
  * Model-based tests: the paths come from the machine (xstate/graph), each runs on a real actor, and the
@@ -39,8 +39,17 @@ describe(`signaling model: ${plan.paths.length} paths (${plan.shortest} shortest
   }
 
   it('the traversal reaches failed via retries-exhausted (the guard reads the attempt counter)', () => {
-    const ends = plan.paths.map((path) => replay(signalingMachine, keys, path).at(-1));
+    const ends = plan.paths.map((path) => replay(signalingMachine, keys, path).snapshots.at(-1));
     expect(ends.some((s) => s?.matches('failed') && s.context.reason === 'retries-exhausted')).toBe(true);
+  });
+
+  it('the replay records what the chart tells its socket (so the per-step comparison compares something)', () => {
+    const said = new Set(
+      plan.paths.flatMap((path) => replay(signalingMachine, keys, path).commands.flat().map(describeCommand)),
+    );
+    for (const command of ['send auth.response', 'authenticated 32768', 'ping', 'send ping', 'close 1000']) {
+      expect(said).toContain(command);
+    }
   });
 
   it('the real actors entered every state node and took every transition of the chart', () => {
