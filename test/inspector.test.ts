@@ -399,3 +399,33 @@ describe('createConsoleInspector', () => {
     expect(decodeBase64url(challenge.nonce, 32)).toEqual(nonce);
   });
 });
+
+describe('createConsoleInspector details', () => {
+  it('says why a chart failed, prints nothing for the invoked services’ own snapshots, and writes to console.log by default', () => {
+    const clock = new SimulatedClock();
+    const machine = signalingMachine.provide({
+      actors: { socket: fromCallback<SocketCommand, SocketInput>(() => {}) },
+    });
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      const actor = createActor(machine, {
+        clock,
+        input: { url: 'ws://127.0.0.1:9/' },
+        inspect: createConsoleInspector({ now: () => Date.UTC(2026, 0, 1) }),
+      });
+      actor.start();
+      actor.send({ type: 'CONNECT' });
+      actor.send({ type: 'SOCKET.CLOSE', code: 4001, reason: 'denied' });
+      actor.stop();
+    } finally {
+      console.log = original;
+    }
+    expect(lines).toEqual([
+      '00:00:00.000  (start) → disconnected  (xstate.init)',
+      '00:00:00.000  disconnected → session.connecting  (CONNECT)',
+      '00:00:00.000  session.connecting → failed  (SOCKET.CLOSE)  reason auth-denied, close 4001',
+    ]);
+  });
+});
