@@ -6,7 +6,8 @@
 //
 // The server (bench/lib/v1-server.js) runs in a child process. Inbound: it sends N application frames
 // ({"type":"chat","n":i,"text":…}) as fast as the socket drains; timed from the request to the Nth
-// frame handed to a subscriber. The bare client parses each frame with JSON.parse and calls a handler,
+// frame handed to a subscriber; "inbound signals" does the same with relayed `signal` frames, which the
+// client also checks (sender key, id) and de-duplicates by (from, id). The bare client parses each frame with JSON.parse and calls a handler,
 // as any real client must; the SignalingClient also validates the frame, routes it by type and keeps
 // the connection's state. Outbound: N sends, timed until the server has counted them all. Each round
 // runs both clients (order alternating) on fresh connections; medians are printed.
@@ -31,13 +32,13 @@ async function bare() {
     onFrame = (m) => (m.type === 'auth.challenge' ? ws.send('{"type":"hello"}') : resolve());
   });
   return {
-    inbound: () =>
+    inbound: (kind) =>
       new Promise((resolve) => {
         let count = 0;
         onFrame = (m) => {
-          if (m.type === 'chat' && ++count === N) resolve();
+          if (m.type === kind && ++count === N) resolve();
         };
-        ws.send(JSON.stringify({ type: 'blast', n: N, bytes: BYTES }));
+        ws.send(JSON.stringify({ type: 'blast', n: N, bytes: BYTES, kind }));
       }),
     outbound: () =>
       new Promise((resolve) => {
@@ -65,16 +66,16 @@ async function client() {
     c.connect();
   });
   return {
-    inbound: () =>
+    inbound: (kind) =>
       new Promise((resolve) => {
         let count = 0;
-        const off = c.on('chat', () => {
+        const off = c.on(kind, () => {
           if (++count === N) {
             off();
             resolve();
           }
         });
-        c.send({ type: 'blast', n: N, bytes: BYTES });
+        c.send({ type: 'blast', n: N, bytes: BYTES, kind });
       }),
     outbound: () =>
       new Promise((resolve) => {
@@ -89,10 +90,12 @@ async function client() {
   };
 }
 
-async function timed(make, direction) {
+async function timed(make, test) {
   const conn = await make();
   const t0 = performance.now();
-  await conn[direction]();
+  await (test === 'outbound'
+    ? conn.outbound()
+    : conn.inbound(test === 'inbound signals' ? 'signal' : 'chat'));
   const ms = performance.now() - t0;
   await conn.close();
   return (N / ms) * 1000;
@@ -104,19 +107,19 @@ const fmt = (x) => Math.round(x).toLocaleString('en-US');
 console.log(
   `throughput: ${N} messages of ~${BYTES + 30} bytes, ${ROUNDS} rounds (+1 warm-up), node ${process.version}`,
 );
-for (const direction of ['inbound', 'outbound']) {
+for (const test of ['inbound', 'inbound signals', 'outbound']) {
   const results = { bare: [], client: [] };
   for (let r = 0; r <= ROUNDS; r++) {
     const order = r % 2 === 0 ? ['bare', 'client'] : ['client', 'bare'];
     for (const who of order) {
-      const rate = await timed(who === 'bare' ? bare : client, direction);
+      const rate = await timed(who === 'bare' ? bare : client, test);
       if (r > 0) results[who].push(rate);
     }
   }
   const b = median(results.bare);
   const c = median(results.client);
   console.log(
-    `${direction.padEnd(8)} bare ws ${fmt(b)} msg/s   SignalingClient ${fmt(c)} msg/s   ratio ${(c / b).toFixed(3)}×` +
+    `${test.padEnd(15)} bare ws ${fmt(b)} msg/s   SignalingClient ${fmt(c)} msg/s   ratio ${(c / b).toFixed(3)}×` +
       `   (rounds: bare ${results.bare.map(fmt).join(', ')}; client ${results.client.map(fmt).join(', ')})`,
   );
 }

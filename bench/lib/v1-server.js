@@ -5,8 +5,8 @@
 //   /bare  no handshake: the server speaks first with a challenge-shaped frame and answers any frame
 //          once with {"type":"ok"} (open + one round trip, the handshake baseline), then the commands.
 // With a latency (ms), every frame the server sends is delayed by it (the handshake bench's far server).
-// Commands, the same on both doors: {"type":"blast","n":N,"bytes":B} → N application frames as fast as
-// the socket drains; {"type":"count","n":N} → the next N frames are counted, then {"type":"counted"}.
+// Commands, the same on both doors: {"type":"blast","n":N,"bytes":B,"kind":"chat"|"signal"} → N frames
+// (application messages, or relayed signals with distinct ids) as fast as the socket drains; {"type":"count","n":N} → the next N frames are counted, then {"type":"counted"}.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
@@ -89,19 +89,26 @@ async function serve(latency) {
       }
       if (m.type === 'ping') return ws.send(JSON.stringify({ type: 'pong', t: m.t }));
       if (m.type === 'count') counting = m.n;
-      else if (m.type === 'blast') blast(ws, m.n, m.bytes ?? 100);
+      else if (m.type === 'blast') blast(ws, m.n, m.bytes ?? 100, m.kind ?? 'chat');
     });
   });
 
   process.send({ url, publicKey: identity.publicKey });
 }
 
-function blast(ws, n, bytes) {
+// A fixed, valid sender key for relayed signals (32 bytes of 0x2a, base64url).
+const FROM = 'KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio';
+
+function blast(ws, n, bytes, kind) {
   const text = 'x'.repeat(bytes);
+  const frame =
+    kind === 'signal'
+      ? (i) => `{"type":"signal","from":"${FROM}","id":"${i}","data":"${text}"}`
+      : (i) => `{"type":"chat","n":${i},"text":"${text}"}`;
   let i = 0;
   const pump = () => {
     // Keep ~1 MiB in flight: fast enough to saturate the reader, bounded so memory stays flat.
-    while (i < n && ws.bufferedAmount < 1 << 20) ws.send(`{"type":"chat","n":${i++},"text":"${text}"}`);
+    while (i < n && ws.bufferedAmount < 1 << 20) ws.send(frame(i++));
     if (i < n) setImmediate(pump);
   };
   pump();

@@ -58,7 +58,10 @@ export class Dispatcher implements Link {
   private queuedBytes = 0;
   /** Signals written and not yet acknowledged, by id, in send order: resent after re-authentication. */
   private readonly unacked = new Map<string, Entry>();
+  /** Recently delivered signals, as `${from} ${id}`, to drop a repeat (a resend after a reconnect). */
   private readonly seen = new Set<string>();
+  private readonly seenRing: (string | undefined)[] = new Array(DEDUP_WINDOW);
+  private seenAt = 0;
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
   private all: Listener[] = [];
   private readonly byType = new Map<string, Listener[]>();
@@ -116,7 +119,11 @@ export class Dispatcher implements Link {
         const key = `${m.from} ${m.id}`;
         if (this.seen.has(key)) return;
         this.seen.add(key);
-        if (this.seen.size > DEDUP_WINDOW) this.seen.delete(this.seen.values().next().value as string);
+        // A ring of the last DEDUP_WINDOW keys: the one it overwrites leaves the set.
+        const evicted = this.seenRing[this.seenAt];
+        if (evicted !== undefined) this.seen.delete(evicted);
+        this.seenRing[this.seenAt] = key;
+        this.seenAt = (this.seenAt + 1) % DEDUP_WINDOW;
         break;
       }
       case 'ack':
