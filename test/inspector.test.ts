@@ -1,7 +1,10 @@
+import { createServer } from 'node:net';
 import { inspect as utilInspect } from 'node:util';
-import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
+import { createInspector, createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
+import { createInspectorServer } from '@statelyai/inspect/server';
 import nacl from 'tweetnacl';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createActor, fromCallback, type InspectionEvent, SimulatedClock, waitFor } from 'xstate';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
@@ -427,5 +430,65 @@ describe('createConsoleInspector details', () => {
       '00:00:00.000  disconnected → session.connecting  (CONNECT)',
       '00:00:00.000  session.connecting → failed  (SOCKET.CLOSE)  reason auth-denied, close 4001',
     ]);
+  });
+});
+
+/** A port nothing listens on now (createInspectorServer cannot report the one it got from port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+describe('@statelyai/inspect over a WebSocket, as docs/inspector.md sets it up', () => {
+  it('the relay passes the client’s chart to the inspector UI, and what goes over the wire has no secret', async () => {
+    const port = await freePort();
+    const relay = createInspectorServer({ port, autoOpen: false });
+    cleanups.push(async () => relay.stop());
+    // The UI side: the browser page the relay would open, here a plain socket collecting what it is sent.
+    const received: string[] = [];
+    const ui = await new Promise<WebSocket>((resolve, reject) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}`);
+      socket.on('message', (data) => received.push(data.toString()));
+      socket.once('open', () => resolve(socket));
+      socket.once('error', reject);
+    });
+    cleanups.push(async () => ui.close());
+    const inspector = createWebSocketInspector({ url: `ws://127.0.0.1:${port}` });
+    cleanups.push(async () => inspector.stop());
+
+    const seed = randomSeed();
+    const server = await createSignalingServer({ identity: await Identity.generate(), port: 0 });
+    cleanups.push(() => server.close({ timeout: 200 }));
+    const client = createSignalingClient({
+      url: server.url,
+      identity: await Identity.fromSeed(seed.slice(), { extractable: true }),
+      globalEvents: false,
+      inspect: inspector.inspect,
+    });
+    cleanups.push(() => client.disconnect());
+    client.connect();
+    await reach(client, ConnectionState.CONNECTED);
+    const deadline = Date.now() + 5000;
+    const connected = () => received.some((m) => m.includes('"connected"') && m.includes('@xstate.snapshot'));
+    while (!connected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+
+    const events = received.map((m) => JSON.parse(m) as { type: string; definition?: string });
+    expect(events.some((e) => e.type === '@xstate.actor' && e.definition?.includes('"signaling"'))).toBe(
+      true,
+    );
+    expect(connected()).toBe(true);
+    const forms = [
+      ...secretForms('seed', seed),
+      ...secretForms('secret key', nacl.sign.keyPair.fromSeed(seed).secretKey),
+    ];
+    const wire = received.join('\n');
+    expect(wire).toContain(encodeBase64url(nacl.sign.keyPair.fromSeed(seed).publicKey)); // public: shown
+    expect(leaks(wire, forms)).toEqual([]);
   });
 });
