@@ -57,13 +57,6 @@ class Gate {
   }
 }
 
-/**
- * Runs one model path on a real actor: `machine.provide()` with a scripted socket that reports the
- * path's events as a socket would (real challenges and real server proofs from the server's key), the
- * real signer and the machine's real verifier, on a `SimulatedClock`. After every step the actor's
- * state and the context the step concerns must equal the model's.
- */
-
 const T0 = 1_700_000_000_000;
 
 interface ScriptedSocket {
@@ -76,6 +69,13 @@ export interface Coverage {
   transitions: Set<string>;
 }
 
+/**
+ * Runs one model path on a real actor: `machine.provide()` with a scripted socket that reports the
+ * path's events as a socket would (real challenges and real server proofs from the server's key), the
+ * real signer and the machine's real verifier, on a `SimulatedClock`. After every step the actor's
+ * state, tags, the context the step concerns and the commands it gave its socket must equal the pure
+ * machine's replay. Coverage records what the real actor entered and took (`@xstate.microstep`).
+ */
 export async function runPath(
   machine: SignalingMachine,
   keys: Keys,
