@@ -58,10 +58,15 @@ export class Dispatcher implements Link {
   private queuedBytes = 0;
   /** Signals written and not yet acknowledged, by id, in send order: resent after re-authentication. */
   private readonly unacked = new Map<string, Entry>();
-  /** Recently delivered signals, as `${from} ${id}`, to drop a repeat (a resend after a reconnect). */
-  private readonly seen = new Set<string>();
-  private readonly seenRing: (string | undefined)[] = new Array(DEDUP_WINDOW);
-  private seenAt = 0;
+  /**
+   * Recently delivered signals, to drop a repeat (a resend after a reconnect): the ids seen per sender,
+   * and a ring of the last DEDUP_WINDOW (sender, id) pairs saying which to forget next. No string is
+   * built per signal: this runs for every relayed message.
+   */
+  private readonly seen = new Map<string, Set<string>>();
+  private readonly ringFrom: (string | undefined)[] = new Array(DEDUP_WINDOW);
+  private readonly ringId: (string | undefined)[] = new Array(DEDUP_WINDOW);
+  private ringAt = 0;
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
   private all: Listener[] = [];
   private readonly byType = new Map<string, Listener[]>();
@@ -116,14 +121,7 @@ export class Dispatcher implements Link {
     switch (message.type) {
       case 'signal': {
         const m = message as { from: string; id: string };
-        const key = `${m.from} ${m.id}`;
-        if (this.seen.has(key)) return;
-        this.seen.add(key);
-        // A ring of the last DEDUP_WINDOW keys: the one it overwrites leaves the set.
-        const evicted = this.seenRing[this.seenAt];
-        if (evicted !== undefined) this.seen.delete(evicted);
-        this.seenRing[this.seenAt] = key;
-        this.seenAt = (this.seenAt + 1) % DEDUP_WINDOW;
+        if (this.isRepeat(m.from, m.id)) return;
         break;
       }
       case 'ack':
@@ -146,6 +144,29 @@ export class Dispatcher implements Link {
     for (let i = 0; i < all.length; i++) call(all[i] as Listener, message);
     const typed = this.byType.get(message.type);
     if (typed !== undefined) for (let i = 0; i < typed.length; i++) call(typed[i] as Listener, message);
+  }
+
+  /** True when (from, id) was delivered among the last DEDUP_WINDOW signals; else remembers it. */
+  private isRepeat(from: string, id: string): boolean {
+    let ids = this.seen.get(from);
+    if (ids === undefined) {
+      ids = new Set();
+      this.seen.set(from, ids);
+    } else if (ids.has(id)) {
+      return true;
+    }
+    ids.add(id);
+    const at = this.ringAt;
+    const oldFrom = this.ringFrom[at];
+    if (oldFrom !== undefined) {
+      const oldIds = this.seen.get(oldFrom) as Set<string>;
+      oldIds.delete(this.ringId[at] as string);
+      if (oldIds.size === 0) this.seen.delete(oldFrom);
+    }
+    this.ringFrom[at] = from;
+    this.ringId[at] = id;
+    this.ringAt = at + 1 === DEDUP_WINDOW ? 0 : at + 1;
+    return false;
   }
 
   attach(channel: Channel): void {
