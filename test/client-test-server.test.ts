@@ -240,6 +240,18 @@ describe('sending and receiving against a real socket', () => {
     expect(server.conns).toHaveLength(1);
   });
 
+  it('disconnect() then connect() at once: the disconnect resolves without waiting for the new socket', async () => {
+    const { server, client } = await setup(() => ({}));
+    client.connect();
+    await reach(client, 'connected');
+    const closed = client.disconnect();
+    client.connect();
+    await closed;
+    expect(await server.conns[0]?.closed).toBe(1000);
+    await reach(client, 'connected');
+    expect(server.conns).toHaveLength(2);
+  });
+
   it('connect/disconnect/send are safe re-entrantly from callbacks', async () => {
     const { server, client } = await setup(() => ({}));
     const to = (await Identity.generate()).publicKey;

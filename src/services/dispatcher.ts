@@ -70,8 +70,8 @@ export class Dispatcher implements Link {
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
   private all: Listener[] = [];
   private readonly byType = new Map<string, Listener[]>();
-  private sockets = 0;
-  private idleWaiters: (() => void)[] = [];
+  /** One promise per socket not yet fully closed. */
+  private readonly closing = new Set<Promise<void>>();
   private expiryTimer: unknown;
   private readonly limits: Required<QueueOptions>;
   private readonly clock: TimerClock;
@@ -210,23 +210,22 @@ export class Dispatcher implements Link {
     if (this.channel === channel) this.channel = undefined;
   }
 
-  socketStarted(): void {
-    this.sockets++;
+  socketStarted(): () => void {
+    let ended: () => void = () => {};
+    const closed = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    this.closing.add(closed);
+    return () => {
+      this.closing.delete(closed);
+      ended();
+    };
   }
 
-  socketEnded(): void {
-    this.sockets--;
-    if (this.sockets === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
-  }
-
-  /** Resolves once every socket this dispatcher saw has finished closing. */
+  /** Resolves once every socket alive now has finished closing (not ones opened later). */
   whenIdle(): Promise<void> {
-    if (this.sockets === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.closing.size === 0) return Promise.resolve();
+    return Promise.all([...this.closing]).then(() => undefined);
   }
 
   // Sending

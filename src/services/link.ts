@@ -21,7 +21,6 @@ export interface Link {
   detach(channel: Channel): void;
   /** An inbound non-control frame (signal, presence, ack, error or application message). */
   deliver(message: ParsedMessage<'server'>): void;
-  /** A socket was created / has finished closing: `disconnect()` waits until none is left. */
-  socketStarted(): void;
-  socketEnded(): void;
+  /** A socket was created; call what it returns once that socket has finished closing (`disconnect()` waits for it). */
+  socketStarted(): () => void;
 }

@@ -71,13 +71,13 @@ export function createSocketService(options: SocketServiceOptions = {}) {
       queueMicrotask(() => report({ type: 'SOCKET.CLOSE', code: CloseCode.ABNORMAL, reason: String(cause) }));
       return;
     }
-    link?.socketStarted();
+    const socketEnded = link?.socketStarted();
 
     const end = () => {
       if (ended) return;
       ended = true;
       if (terminateTimer !== undefined) clearTimeout(terminateTimer);
-      link?.socketEnded();
+      socketEnded?.();
     };
 
     const detach = () => {
