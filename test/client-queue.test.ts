@@ -81,6 +81,18 @@ describe('SignalingClient send queue', () => {
     expect((clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size).toBe(0);
   });
 
+  it('passes `inspect` to the actor: every transition can be watched', async () => {
+    const events: string[] = [];
+    const { client } = await offline({
+      inspect: (e) => {
+        if (e.type === '@xstate.event') events.push(e.event.type);
+      },
+    });
+    client.connect();
+    await client.disconnect();
+    expect(events).toEqual(expect.arrayContaining(['xstate.init', 'CONNECT', 'DISCONNECT']));
+  });
+
   it('a URL that is not ws:/wss: is refused when the client is made', async () => {
     const identity = await Identity.generate();
     for (const url of ['http://example.com/', 'not a url']) {
