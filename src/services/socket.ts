@@ -101,6 +101,7 @@ export function createSocketService(options: SocketServiceOptions = {}) {
       if (typeof node.terminate === 'function') {
         // A dead peer never answers the close frame; don't keep the process (or disconnect()) waiting.
         terminateTimer = setTimeout(() => node.terminate?.(), closeTimeout);
+        (terminateTimer as { unref?: () => void }).unref?.();
       }
     };
 
