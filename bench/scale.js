@@ -28,7 +28,9 @@ import WebSocket from 'ws';
 
 if (typeof globalThis.gc !== 'function') {
   // Re-run with --expose-gc: memory figures need a full collection before each reading.
-  const child = spawn(process.execPath, ['--expose-gc', ...process.argv.slice(1)], { stdio: 'inherit' });
+  // A larger young generation: fewer scavenges stalling 5000 clients' timers (a harness setting only).
+  const flags = ['--expose-gc', '--max-semi-space-size=64'];
+  const child = spawn(process.execPath, [...flags, ...process.argv.slice(1)], { stdio: 'inherit' });
   child.on('exit', (code) => {
     process.exitCode = code ?? 1;
   });
@@ -50,6 +52,7 @@ async function main() {
       'max-delay': { type: 'string', default: '10000' },
       'storm-clients': { type: 'string' },
       'skip-memory': { type: 'boolean', default: false },
+      'storm-rounds': { type: 'string', default: '3' },
       // Internal: one memory reading in a fresh process (`--measure bare|client --url U --key K`).
       measure: { type: 'string' },
       url: { type: 'string' },
@@ -89,6 +92,7 @@ async function main() {
     logAccepts: true,
   };
   let accepts = [];
+  let stopping = false;
   async function startServer() {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -109,6 +113,12 @@ async function main() {
             else if (!ready) {
               ready = m;
               child.off('exit', onExit);
+              // A server that dies on its own (not by our SIGKILL) would void the curve: say so.
+              child.once('exit', (code, signal) => {
+                if (signal !== 'SIGKILL' && !stopping) {
+                  console.log(`server died by itself (${code ?? signal}): ${err.slice(-2000)}`);
+                }
+              });
               resolve({ child, ...m });
             }
           });
@@ -299,8 +309,21 @@ async function main() {
       restartedIn,
     };
   }
-  const none = await storm('none');
-  const full = await storm('full');
+  // Storms in pairs (none, full), several rounds: one process driving 5000 clients stalls now and then
+  // (GC), which bunches accepts; medians keep one stall from deciding the figure. The curve shown is the
+  // last pair's.
+  const pairs = [];
+  for (let round = 0; round < Number(values['storm-rounds']); round++) {
+    const none = await storm('none');
+    const full = await storm('full');
+    pairs.push({ none, full });
+    for (const r of [none, full]) {
+      console.log(
+        `storm ${round + 1} ${r.jitter.padEnd(4)}: server back after ${r.restartedIn} ms; peak ${r.peak} accepts/100 ms; last client connected ${r.last} ms after the kill; missing ${r.missing}; this process's event-loop delay p99 ${r.lagP99.toFixed(0)} ms, max ${r.lagMax.toFixed(0)} ms`,
+      );
+    }
+  }
+  const { none, full } = pairs.at(-1);
   console.log(
     `\nreconnect curve of ${STORM} clients after kill -9 + restart (accepts per 100 ms; initialDelay ${INITIAL}, maxDelay ${MAX}):`,
   );
@@ -313,20 +336,21 @@ async function main() {
     const [a, b, c, d] = cells.map((x) => String(x).padStart(6));
     console.log(`${String(i * 100).padStart(6)}  ${a}  ${b}       ${c}  ${d}`);
   }
-  for (const r of [none, full]) {
-    console.log(
-      `${r.jitter.padEnd(4)}: server back after ${r.restartedIn} ms; peak ${r.peak} accepts/100 ms; last client connected ${r.last} ms after the kill; missing ${r.missing} (goal: all within ${MAX + 2000} ms); this process's event-loop delay p99 ${r.lagP99.toFixed(0)} ms, max ${r.lagMax.toFixed(0)} ms`,
-    );
-  }
-  const peakRatio = none.peak / Math.max(1, full.peak);
-  console.log(`peak none/full: ${peakRatio.toFixed(1)}× (goal ≥ 5×)`);
+  const peakNone = median(pairs.map((p) => p.none.peak));
+  const peakFull = median(pairs.map((p) => p.full.peak));
+  const lastFull = median(pairs.map((p) => (p.full.missing > 0 ? Number.POSITIVE_INFINITY : p.full.last)));
+  const lastNone = median(pairs.map((p) => (p.none.missing > 0 ? Number.POSITIVE_INFINITY : p.none.last)));
+  const peakRatio = peakNone / Math.max(1, peakFull);
+  console.log(
+    `median over ${pairs.length} storms: peak none ${peakNone}, full ${peakFull} accepts/100 ms → ${peakRatio.toFixed(1)}× (goal ≥ 5×)`,
+  );
+  console.log(
+    `median last client back: full jitter ${lastFull} ms (goal ≤ maxDelay + 2 s = ${MAX + 2000} ms), no jitter ${lastNone} ms (Infinity: some not back within maxDelay + 5 s)`,
+  );
   // "Back within maxDelay + 2 s" is the promise of jitter; the no-jitter run is shown for contrast.
-  const ok =
-    (memRatio === undefined || memRatio <= 1.5) &&
-    peakRatio >= 5 &&
-    full.missing === 0 &&
-    full.last <= MAX + 2000;
+  const ok = (memRatio === undefined || memRatio <= 1.5) && peakRatio >= 5 && lastFull <= MAX + 2000;
   console.log(ok ? 'all goals met' : 'GOAL MISSED');
+  stopping = true;
   server.child.kill('SIGTERM');
   process.exitCode = ok ? 0 : 1;
 }
