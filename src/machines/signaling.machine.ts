@@ -57,22 +57,22 @@ export const signalingMachine = setup({
     ),
   },
   delays: {
-    connectTimeout: ({ context }: Ctx) => context.connectTimeout,
-    authTimeout: ({ context }: Ctx) => context.authTimeout,
+    connectTimeout: ({ context }: Ctx) => context.config.connectTimeout,
+    authTimeout: ({ context }: Ctx) => context.config.authTimeout,
     pingInterval: ({ context }: Ctx) => context.heartbeat.interval,
     pongTimeout: ({ context }: Ctx) => context.heartbeat.timeout,
-    resetAfter: ({ context }: Ctx) => context.backoff.resetAfter,
+    resetAfter: ({ context }: Ctx) => context.config.backoff.resetAfter,
     backoff: ({ context }: Ctx) => context.retryIn ?? 0,
   },
   guards: {
     closeIsFatal: ({ event }) => event.type === 'SOCKET.CLOSE' && closeAction(event.code).kind === 'fail',
     pinMismatch: ({ context, event }) =>
       event.type === 'AUTH.CHALLENGE' &&
-      context.pinnedKey !== undefined &&
-      event.challenge.serverKey !== context.pinnedKey,
+      context.config.pinnedKey !== undefined &&
+      event.challenge.serverKey !== context.config.pinnedKey,
     proofValid: ({ event }) =>
       'output' in event && (event as { output: VerifyServerProofResult }).output.ok === true,
-    retriesExhausted: ({ context }) => context.attempt > context.backoff.maxRetries,
+    retriesExhausted: ({ context }) => context.attempt > context.config.backoff.maxRetries,
   },
   actions: {
     resetSession: assign({
@@ -94,11 +94,12 @@ export const signalingMachine = setup({
     storeChallenge: assign(({ context, event }) => {
       if (event.type !== 'AUTH.CHALLENGE') return {};
       const { challenge } = event;
+      const override = context.config.heartbeatOverride;
       return {
         challenge,
         heartbeat: {
-          interval: context.heartbeatOverride.interval ?? challenge.heartbeat.interval,
-          timeout: context.heartbeatOverride.timeout ?? challenge.heartbeat.timeout,
+          interval: override.interval ?? challenge.heartbeat.interval,
+          timeout: override.timeout ?? challenge.heartbeat.timeout,
         },
         maxMessageBytes: challenge.limits.maxMessageBytes,
       };
@@ -129,7 +130,7 @@ export const signalingMachine = setup({
       maxMessageBytes: context.maxMessageBytes,
     })),
     sendPing: enqueueActions(({ context, enqueue }) => {
-      const t = context.now();
+      const t = context.config.now();
       enqueue.assign({ pingSentAt: t });
       enqueue.sendTo('socket', { type: 'SOCKET.PING', t } satisfies SocketCommand);
       enqueue.sendTo('socket', { type: 'SOCKET.SEND', frame: { type: 'ping', t } } satisfies SocketCommand);
@@ -137,7 +138,7 @@ export const signalingMachine = setup({
     measureRtt: assign({
       rtt: ({ context, event }) =>
         event.type === 'PONG' && event.t === context.pingSentAt
-          ? Math.max(0, context.now() - event.t)
+          ? Math.max(0, context.config.now() - event.t)
           : context.rtt,
     }),
     resetAttempts: assign({ attempt: 0, previousDelay: 0, immediateRetryUsed: false }),
@@ -180,7 +181,12 @@ export const signalingMachine = setup({
       if (action?.kind === 'retry-now' && !context.immediateRetryUsed) {
         return { attempt, retryIn: 0, immediateRetryUsed: true, retryAfter: undefined };
       }
-      let delay = backoffDelay(context.backoff, attempt - 1, context.previousDelay, context.random);
+      let delay = backoffDelay(
+        context.config.backoff,
+        attempt - 1,
+        context.previousDelay,
+        context.config.random,
+      );
       const previousDelay = delay;
       if (
         context.retryAfter !== undefined &&
@@ -195,14 +201,16 @@ export const signalingMachine = setup({
 }).createMachine({
   id: 'signaling',
   context: ({ input }) => ({
-    url: input.url,
-    pinnedKey: input.serverKey,
-    backoff: resolveBackoff(input.backoff),
-    connectTimeout: input.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
-    authTimeout: input.authTimeout ?? DEFAULT_AUTH_TIMEOUT,
-    heartbeatOverride: { ...input.heartbeat },
-    random: input.random ?? Math.random,
-    now: input.now ?? Date.now,
+    config: {
+      url: input.url,
+      pinnedKey: input.serverKey,
+      backoff: resolveBackoff(input.backoff),
+      connectTimeout: input.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+      authTimeout: input.authTimeout ?? DEFAULT_AUTH_TIMEOUT,
+      heartbeatOverride: { ...input.heartbeat },
+      random: input.random ?? Math.random,
+      now: input.now ?? Date.now,
+    },
     attempt: 0,
     retryIn: undefined,
     previousDelay: 0,
@@ -234,7 +242,7 @@ export const signalingMachine = setup({
     session: {
       entry: 'clearHandshake',
       exit: 'closeSocket',
-      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ url: context.url }) },
+      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ url: context.config.url }) },
       initial: 'connecting',
       on: {
         'SOCKET.CLOSE': [
@@ -312,8 +320,8 @@ export const signalingMachine = setup({
                   ok: context.ok as NonNullable<typeof context.ok>,
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
                   response: context.response as NonNullable<typeof context.response>,
-                  url: context.url,
-                  pinnedKey: context.pinnedKey,
+                  url: context.config.url,
+                  pinnedKey: context.config.pinnedKey,
                 }),
                 onDone: [
                   { guard: 'proofValid', target: '#signaling.session.connected', actions: 'storeSession' },
