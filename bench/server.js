@@ -102,7 +102,12 @@ async function startChild(mode) {
       if (message) proc.send(message);
     });
   const { url } = await ask();
-  return { url, ask, stop: () => ask('close').catch(() => proc.kill()) };
+  const stop = () =>
+    new Promise((resolve) => {
+      proc.once('exit', resolve);
+      proc.send('close');
+    });
+  return { url, ask, stop };
 }
 
 async function parent() {
