@@ -3,6 +3,7 @@
 // Run `npm run build` first: this imports ../dist.
 //
 //   node bench/server.js [connections=1000] [concurrency=64] [rounds=5]
+//   BENCH_PROF=signaling|bare node bench/server.js …   (also writes a CPU profile of that server to /tmp/prof-*)
 //
 // A handshake is all of it: TCP connect, WebSocket upgrade, challenge, the client's signature, the
 // server's verification, its proof, auth.ok. The server runs in a child process (its own heap, CPU
@@ -93,7 +94,7 @@ async function startChild(mode) {
   const proc = fork(fileURLToPath(import.meta.url), ['--child', mode], {
     execArgv: [
       '--expose-gc',
-      ...(process.env.BENCH_PROF === mode ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+      ...(process.env.BENCH_PROF === mode ? ['--cpu-prof', `--cpu-prof-dir=/tmp/prof-${mode}`] : []),
     ],
   });
   const ask = (message) =>
