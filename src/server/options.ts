@@ -10,6 +10,7 @@ import {
   PRE_AUTH_MAX_BYTES,
 } from '../protocol/constants.js';
 import type { ApplicationMessage, HeartbeatSettings, IceServer } from '../protocol/messages.js';
+import { normalizeOrigin } from '../protocol/origin.js';
 import type { ServerLogger } from './logger.js';
 
 /** One authenticated socket, as `onMessage` sees it. */
@@ -126,7 +127,7 @@ export interface ResolvedOptions {
   port: number;
   path: string;
   server: HttpServer | HttpsServer | undefined;
-  origins: readonly (string | URL)[] | undefined;
+  origins: readonly string[] | undefined;
   authorize: SignalingServerOptions['authorize'];
   iceServers: SignalingServerOptions['iceServers'];
   onMessage: SignalingServerOptions['onMessage'];
@@ -170,7 +171,8 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
     port: positive('port', options.port ?? 0, true),
     path,
     server: options.server,
-    origins: options.origins,
+    // Normalized here, so a bad origin fails before anything listens.
+    origins: options.origins?.map((origin) => normalizeOrigin(origin)),
     authorize: options.authorize,
     iceServers: options.iceServers,
     onMessage: options.onMessage,
