@@ -342,7 +342,7 @@ async function main() {
   const lastNone = median(pairs.map((p) => (p.none.missing > 0 ? Number.POSITIVE_INFINITY : p.none.last)));
   const peakRatio = peakNone / Math.max(1, peakFull);
   console.log(
-    `median over ${pairs.length} storms: peak none ${peakNone}, full ${peakFull} accepts/100 ms → ${peakRatio.toFixed(1)}× (goal ≥ 5×)`,
+    `median over ${pairs.length} storms: peak none ${peakNone}, full ${peakFull} accepts/100 ms → ${peakRatio.toFixed(2)}× (goal ≥ 5×)`,
   );
   console.log(
     `median last client back: full jitter ${lastFull} ms (goal ≤ maxDelay + 2 s = ${MAX + 2000} ms), no jitter ${lastNone} ms (Infinity: some not back within maxDelay + 5 s)`,
