@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -120,6 +121,48 @@ describe('attaching to an existing http.Server', () => {
     await raw.next('auth.challenge');
     await server.close();
     expect((await raw.waitClosed()).code).toBe(1001);
+  });
+});
+
+describe('over TLS', () => {
+  // A throwaway self-signed P-256 certificate for localhost / 127.0.0.1 (valid until 2126), test only.
+  const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSgvg98+V+fR9B8A7
+RXgeyUpxnuvxu9U3z7HCrtC4vq+hRANCAAQsfZ0n/fyGZlbPYNLrz/5wffANPKLm
+Dnb1irdFK5PIYWxQuraf744/M0ZV/Cljih3VgcsXYarSiUR57JpufQ/2
+-----END PRIVATE KEY-----
+`;
+  const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBmjCCAUGgAwIBAgIUKnoJX0MqCF653uFKJyMs9N2kt7kwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNjAxNTY0M1oYDzIxMjYxMTAy
+MDE1NjQzWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQsfZ0n/fyGZlbPYNLrz/5wffANPKLmDnb1irdFK5PIYWxQuraf744/
+M0ZV/Cljih3VgcsXYarSiUR57JpufQ/2o28wbTAdBgNVHQ4EFgQUce6MZ5Hdds1Z
+QIBoZtsWDis/f7wwHwYDVR0jBBgwFoAUce6MZ5Hdds1ZQIBoZtsWDis/f7wwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDRwAwRAIgY5o7KCy9MJdD0HoPUJLvda/phwgu3H3cSC6w1atgW+8CIERU
+AXxiH/QbuHGcYvPcvzVVX9+1NxxQlvwK8DdDGEAr
+-----END CERTIFICATE-----
+`;
+
+  it('on an https.Server: wss:// URL and origins, and the handshake binds the wss origin', async () => {
+    const https = createHttpsServer({ key: TEST_KEY, cert: TEST_CERT });
+    cleanup.push(() => new Promise((resolve) => https.close(resolve)));
+    const server = await createSignalingServer({
+      identity: await Identity.generate(),
+      server: https,
+      port: 0,
+    });
+    cleanup.push(() => server.close());
+    expect(server.url).toBe(`wss://127.0.0.1:${server.port}/`);
+    expect(server.origins).toEqual([`wss://127.0.0.1:${server.port}/`, `wss://localhost:${server.port}/`]);
+    const { client, ok } = await authenticate(server.url, { socket: { ca: TEST_CERT } });
+    cleanup.push(() => client.ws.terminate());
+    expect(ok.type).toBe('auth.ok');
+    // A proof for the plain ws:// URL of the same port is for another origin.
+    await expect(
+      authenticate(server.url, { origin: `ws://127.0.0.1:${server.port}/`, socket: { ca: TEST_CERT } }),
+    ).rejects.toThrow(/auth.error/);
   });
 });
 

@@ -116,10 +116,10 @@ export interface AuthenticatedClient {
  */
 export async function authenticate(
   url: string,
-  options: { identity?: Identity; origin?: string } = {},
+  options: { identity?: Identity; origin?: string; socket?: WebSocket.ClientOptions } = {},
 ): Promise<AuthenticatedClient> {
   const identity = options.identity ?? (await Identity.generate());
-  const client = await RawClient.open(url);
+  const client = await RawClient.open(url, options.socket);
   const challenge = (await client.next('auth.challenge')) as unknown as AuthChallenge;
   const response = await createAuthResponse(challenge, { identity, origin: options.origin ?? url });
   client.send(response);
