@@ -43,12 +43,15 @@ export type ErrorCode =
   | 'timeout'
   | 'unreachable';
 
+/** The one error class of this package: a stable {@link ErrorCode} plus, for protocol errors, a close code. */
 export class SignalingError extends Error {
   override readonly name = 'SignalingError';
+  /** Stable machine-readable reason; branch on this, not on `message`. */
   readonly code: ErrorCode;
   /** The WebSocket close code the protocol assigns to this error, where it has one. */
   readonly closeCode: number | undefined;
 
+  /** `options.cause` is passed on as the standard `Error` cause. */
   constructor(code: ErrorCode, message: string, options: { closeCode?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -56,6 +59,7 @@ export class SignalingError extends Error {
   }
 }
 
+/** True when `value` is a {@link SignalingError}, and when `code` is given, one with that code. */
 export function isSignalingError(value: unknown, code?: ErrorCode): value is SignalingError {
   return value instanceof SignalingError && (code === undefined || value.code === code);
 }

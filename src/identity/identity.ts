@@ -21,6 +21,7 @@ export interface Signer {
   sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
+/** Options of `Identity.generate`, `fromSeed`, `fromPkcs8` and `fromJwk`: signing backend and extractability. */
 export type IdentityOptions = HandleOptions;
 
 // The key handle lives here, not on the instance, so no enumeration, `JSON.stringify`, `util.inspect`

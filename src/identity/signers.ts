@@ -30,6 +30,7 @@ export interface KeyHandle {
   readonly cryptoKey?: CryptoKey;
 }
 
+/** How an identity's key is held: which signing backend, and whether its seed can be read back. */
 export interface HandleOptions {
   /** Which backend; by default node:crypto on Node, else WebCrypto, else tweetnacl. */
   signer?: SignerKind | 'auto';

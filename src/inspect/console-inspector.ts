@@ -1,10 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 
-/**
- * An XState inspector that needs no network: one readable line per transition of the root machine,
- * `time  from → to  (event)  reason/retry`. It prints event types and a few public context fields only,
- * never event payloads, so nothing secret or private can reach the console through it.
- */
+/** Options of {@link createConsoleInspector}. */
 export interface ConsoleInspectorOptions {
   /** Where lines go. Default `console.log`. */
   write?: (line: string) => void;
@@ -14,6 +10,12 @@ export interface ConsoleInspectorOptions {
   now?: () => number;
 }
 
+/**
+ * An XState inspector that needs no network: one readable line per transition of the root machine,
+ * `time  from → to  (event)  reason/retry`. It prints event types and a few public context fields only,
+ * never event payloads, so nothing secret or private can reach the console through it.
+ * Pass it as `inspect` to `createActor` or in the client's options.
+ */
 export function createConsoleInspector(
   options: ConsoleInspectorOptions = {},
 ): (event: InspectionEvent) => void {

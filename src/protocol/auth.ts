@@ -18,6 +18,7 @@ import { transcript } from './transcript.js';
 
 /** The client's side of the handshake and the server's checks, exactly as protocol v1 orders them. */
 
+/** Options of {@link createAuthResponse}. */
 export interface CreateAuthResponseOptions {
   /** Who signs; the secret stays inside it. */
   identity: Signer;
@@ -79,6 +80,7 @@ function checkChallenge(challenge: unknown): AuthChallenge {
   return result.message as AuthChallenge;
 }
 
+/** The server's state that {@link verifyChallenge} checks an `auth.response` against. */
 export interface VerifyChallengeOptions {
   /** The nonce this server issued on this socket. */
   nonce: Uint8Array;
@@ -94,6 +96,10 @@ export interface VerifyChallengeOptions {
   verifier?: VerifierKind;
 }
 
+/**
+ * The verdict of {@link verifyChallenge}: on success the client's key, the configured origin its proof
+ * verified against (needed for the server's proof) and the parsed response; otherwise the `auth.error` code.
+ */
 export type VerifyChallengeResult =
   | { ok: true; publicKey: string; origin: string; response: AuthResponse }
   | { ok: false; code: Exclude<AuthErrorCode, 'rate-limited'> };
@@ -149,6 +155,7 @@ export async function verifyChallenge(
   return { ok: false, code: 'denied' };
 }
 
+/** Options of {@link createServerProof}. */
 export interface ServerProofOptions {
   /** The server's identity; its public key is the challenge's `serverKey`. */
   identity: Signer;
@@ -174,16 +181,24 @@ export async function createServerProof(options: ServerProofOptions): Promise<st
   return encodeBase64url(await options.identity.sign(bytes));
 }
 
+/** What the client checks `auth.ok` against in {@link verifyServerProof}. */
 export interface VerifyServerProofOptions {
+  /** The challenge this socket received. */
   challenge: AuthChallenge;
+  /** The `auth.response` the client sent to it. */
   response: AuthResponse;
   /** The URL the client dialed. */
   origin: string | URL;
   /** The server key the application pinned, if any (base64url or bytes). */
   pinnedKey?: Uint8Array | string;
+  /** Force a verification backend (tests, benchmarks). */
   verifier?: VerifierKind;
 }
 
+/**
+ * The verdict of {@link verifyServerProof}: the server key to record (undefined when none was announced),
+ * or `server-key-mismatch` when the pin differs or the proof does not verify.
+ */
 export type VerifyServerProofResult =
   | { ok: true; serverKey: string | undefined }
   | { ok: false; code: 'server-key-mismatch' };

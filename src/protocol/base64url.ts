@@ -9,6 +9,7 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
+/** Encodes bytes as base64url without padding (RFC 4648 §5), the protocol's form for byte strings. */
 export function encodeBase64url(bytes: Uint8Array): string {
   let out = '';
   const n = bytes.length;

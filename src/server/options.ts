@@ -17,6 +17,7 @@ import type { ServerLogger } from './logger.js';
 export interface SessionHandle {
   /** The authenticated public key (base64url). */
   readonly publicKey: string;
+  /** The `sessionId` this session was given in `auth.ok`. */
   readonly sessionId: string;
   /**
    * Sends `message` as JSON. `false` when the socket is closing or too slow to take it (it is then
@@ -37,6 +38,7 @@ export interface AuthContext {
   request: IncomingMessage;
 }
 
+/** Options of `createSignalingServer`; only `identity` is required. */
 export interface SignalingServerOptions {
   /**
    * The server's Ed25519 identity. Its public key is the challenge's `serverKey` and it signs `auth.ok`
@@ -85,6 +87,7 @@ export interface SignalingServerOptions {
   heartbeat?: Partial<HeartbeatSettings>;
   /** Milliseconds an unauthenticated socket may stay open (and its nonce stays valid). Default 10000. */
   authTimeout?: number;
+  /** Size and count limits per socket, per key and per server. */
   limits?: ServerLimitsOptions;
   /** Rate limiting of failed handshakes per remote address; `false` turns it off. */
   rateLimit?: RateLimitOptions | false;
@@ -92,6 +95,7 @@ export interface SignalingServerOptions {
   logger?: ServerLogger;
 }
 
+/** The server's resource limits (`limits` of {@link SignalingServerOptions}). */
 export interface ServerLimitsOptions {
   /** Largest frame after authentication, in bytes; announced in the challenge. Default 65536 (64 KiB). */
   maxMessageBytes?: number;
@@ -106,6 +110,7 @@ export interface ServerLimitsOptions {
   maxConnections?: number;
 }
 
+/** Rate limiting of failed handshakes (`rateLimit` of {@link SignalingServerOptions}); refused ones get `rate-limited` / 4029. */
 export interface RateLimitOptions {
   /** Failed handshakes an address may make per window before it is refused. Default 10. */
   maxFailures?: number;

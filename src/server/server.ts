@@ -13,6 +13,7 @@ import { PresenceHub } from './presence.js';
 import { FailureRateLimiter } from './rate-limit.js';
 import { SessionRegistry } from './sessions.js';
 
+/** What {@link SignalingServer.stats} counts. */
 export interface SignalingServerStats {
   /** Open sockets, authenticated or not. */
   connections: number;
@@ -22,6 +23,7 @@ export interface SignalingServerStats {
   keysOnline: number;
 }
 
+/** A running reference server, as `createSignalingServer` resolves it. */
 export interface SignalingServer {
   /** The URL to dial, e.g. `ws://127.0.0.1:41234/` (a wildcard host is shown as loopback). */
   readonly url: string;

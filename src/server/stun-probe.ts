@@ -6,6 +6,7 @@ import { IceServerError } from '../stun/ice-server-error.js';
 import { parseIceUrl } from '../stun/uri.js';
 import { decodeBindingResponse, encodeBindingRequest } from './stun-message.js';
 
+/** Options of {@link probeStunServer}. */
 export interface StunProbeOptions {
   /** Give up after this many ms, DNS lookup included; default 5000. */
   timeout?: number;
@@ -17,11 +18,13 @@ export interface StunProbeOptions {
   signal?: AbortSignal;
 }
 
+/** What a STUN server answered {@link probeStunServer}: this host's public (server-reflexive) address. */
 export interface StunProbeResult {
   /** Our address as the STUN server saw it (XOR-MAPPED-ADDRESS). */
   address: string;
   /** Our port as the STUN server saw it. */
   port: number;
+  /** The address family of `address`. */
   family: 'IPv4' | 'IPv6';
   /**
    * ms from the last transmission to the response. After a retransmission it is unknowable which

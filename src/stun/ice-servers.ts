@@ -5,6 +5,7 @@ import type { IceServer, SecretTurnServer, TurnServerConfig } from './types.js';
 import { describe, parseIceUrl } from './uri.js';
 import { validateIceServer } from './validate.js';
 
+/** What {@link getIceServers} builds the list from. */
 export interface GetIceServersOptions {
   /** Your own STUN servers (`stun:`/`stuns:` URLs), listed before the defaults. */
   stunUrls?: string | readonly string[];

@@ -4,6 +4,7 @@ import { DEFAULT_TURN_TTL_SECONDS, MAX_TURN_USERNAME_BYTES } from './constants.j
 import { IceServerError } from './ice-server-error.js';
 import { describe } from './uri.js';
 
+/** Options of {@link createTurnCredentials}. */
 export interface TurnCredentialOptions {
   /** The TURN server's shared secret (coturn `static-auth-secret`); a string is used as its UTF-8 bytes. */
   secret: string | Uint8Array;
@@ -15,6 +16,7 @@ export interface TurnCredentialOptions {
   now?: number;
 }
 
+/** A minted TURN REST credential: put `username` and `credential` in the TURN entry. */
 export interface TurnCredentials {
   /** `<unix expiry seconds>:<userId>`, or just the expiry when there is no userId. */
   username: string;

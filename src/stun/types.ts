@@ -7,8 +7,11 @@ export type { IceServer } from '../protocol/messages.js';
 
 /** A TURN server with fixed credentials. */
 export interface StaticTurnServer {
+  /** One or more `turn:`/`turns:` URIs. */
   urls: string | string[];
+  /** The TURN username. */
   username: string;
+  /** The TURN password. */
   credential: string;
 }
 
@@ -18,6 +21,7 @@ export interface StaticTurnServer {
  * appears in the output.
  */
 export interface SecretTurnServer {
+  /** One or more `turn:`/`turns:` URIs. */
   urls: string | string[];
   /** coturn's `static-auth-secret`. */
   secret: string | Uint8Array;
@@ -27,4 +31,5 @@ export interface SecretTurnServer {
   ttlSeconds?: number;
 }
 
+/** A TURN server entry of {@link GetIceServersOptions.turn}: fixed credentials, or a shared secret to mint them. */
 export type TurnServerConfig = StaticTurnServer | SecretTurnServer;

@@ -18,8 +18,10 @@ import { IceServerError } from './ice-server-error.js';
  * Schemes are case-insensitive (RFC 3986 §3.1; browsers lower-case them).
  */
 
+/** The four ICE URL schemes, lower-cased. */
 export type IceUrlScheme = 'stun' | 'stuns' | 'turn' | 'turns';
 
+/** A `stun:`/`stuns:`/`turn:`/`turns:` URL taken apart by {@link parseIceUrl}. */
 export interface IceUrl {
   /** Lower-cased. */
   scheme: IceUrlScheme;
@@ -29,6 +31,7 @@ export interface IceUrl {
   kind: 'stun' | 'turn';
   /** The host as written; an IPv6 literal without its brackets. */
   host: string;
+  /** Whether `host` is a DNS name, an IPv4 literal or an IPv6 literal. */
   hostType: 'name' | 'ipv4' | 'ipv6';
   /** The port, or the scheme's default (3478, or 5349 for the secure schemes) when none is written. */
   port: number;
