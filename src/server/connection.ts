@@ -27,6 +27,8 @@ export interface ServerContext {
   /** Normalized origins the server rebuilds the transcript for. */
   readonly origins: readonly string[];
   readonly serverKey: Uint8Array;
+  /** The challenge after its nonce: `"serverKey":…,"heartbeat":…,"limits":…}`. */
+  readonly challengeTail: string;
   readonly sessions: SessionRegistry;
   readonly presence: PresenceHub;
   readonly limiter: FailureRateLimiter | undefined;
@@ -66,7 +68,6 @@ export class Connection implements Peer {
   private state: State = 'challenged';
   private readonly nonce = serverRandomBytes(NONCE_BYTES);
   private readonly openedAt = Date.now();
-  private authTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -97,18 +98,23 @@ export class Connection implements Peer {
       this.refuse('rate-limited', 'rate limited', retryAfter);
       return;
     }
-    const { heartbeat, maxMessageBytes, authTimeout } = this.ctx.options;
+    // Only the nonce differs between challenges; the rest is built once per server.
     this.ws.send(
-      JSON.stringify({
-        type: 'auth.challenge',
-        v: PROTOCOL_VERSION,
-        nonce: encodeBase64url(this.nonce),
-        serverKey: encodeBase64url(this.ctx.serverKey),
-        heartbeat,
-        limits: { maxMessageBytes },
-      }),
+      `{"type":"auth.challenge","v":${PROTOCOL_VERSION},"nonce":"${encodeBase64url(this.nonce)}",${this.ctx.challengeTail}`,
     );
-    this.authTimer = setTimeout(() => this.refuse('expired', 'authentication timed out'), authTimeout);
+  }
+
+  /**
+   * Called by the server's sweep (one timer for every socket, cheaper than a timer each): refuses a
+   * socket still unauthenticated `authTimeout` after it opened.
+   */
+  checkAuthDeadline(now: number): void {
+    if (
+      (this.state === 'challenged' || this.state === 'verifying') &&
+      now - this.openedAt >= this.ctx.options.authTimeout
+    ) {
+      this.refuse('expired', 'authentication timed out');
+    }
   }
 
   /**
@@ -151,7 +157,6 @@ export class Connection implements Peer {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
-    clearTimeout(this.authTimer);
     if (wasOpen) {
       this.ctx.sessions.remove(this);
       this.ctx.presence.removePeer(this);
@@ -160,10 +165,12 @@ export class Connection implements Peer {
 
   private onClose(code: number): void {
     this.leave();
-    this.ctx.log.debug(
-      { connection: this.id, sessionId: this.sessionId || undefined, code, ms: Date.now() - this.openedAt },
-      'closed',
-    );
+    if (this.ctx.log.debugEnabled) {
+      this.ctx.log.debug(
+        { connection: this.id, sessionId: this.sessionId || undefined, code, ms: Date.now() - this.openedAt },
+        'closed',
+      );
+    }
     this.ctx.onClosed(this);
   }
 
@@ -253,7 +260,6 @@ export class Connection implements Peer {
   }
 
   private accept(response: AuthResponse, signature: string, iceServers: IceServer[] | undefined): void {
-    clearTimeout(this.authTimer);
     this.state = 'open';
     this.publicKey = response.publicKey;
     this.sessionId = encodeBase64url(serverRandomBytes(16));

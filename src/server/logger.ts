@@ -39,7 +39,12 @@ export function keyPrefix(publicKey: string): string {
 
 /** Wraps an optional logger so call sites need no checks, and a throwing logger cannot break the server. */
 export class Log {
-  constructor(private readonly logger: ServerLogger | undefined) {}
+  /** Whether debug lines go anywhere, so hot paths can skip building their fields. */
+  readonly debugEnabled: boolean;
+
+  constructor(private readonly logger: ServerLogger | undefined) {
+    this.debugEnabled = typeof logger?.debug === 'function';
+  }
 
   debug(fields: LogFields, message: string): void {
     this.emit('debug', fields, message);

@@ -84,6 +84,11 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     options: resolved,
     origins,
     serverKey,
+    challengeTail: `${JSON.stringify({
+      serverKey: resolved.identity.publicKey,
+      heartbeat: resolved.heartbeat,
+      limits: { maxMessageBytes: resolved.maxMessageBytes },
+    }).slice(1)}`,
     sessions,
     presence,
     limiter,
@@ -123,22 +128,24 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
         connection.close(CloseCode.TRY_LATER, 'server full');
         return;
       }
-      log.debug({ connection: connection.id, address: rateKey }, 'connected');
+      if (log.debugEnabled) log.debug({ connection: connection.id, address: rateKey }, 'connected');
       connection.start();
     });
     socket.uncork();
   };
   http.on('upgrade', onUpgrade);
 
-  // One sweep for every socket instead of a timer each: finds the silent ones and forgets ended
-  // rate-limit windows. Its period bounds how late past `interval + timeout` a dead socket is found.
+  // One sweep for every socket instead of timers each: refuses sockets past `authTimeout`, finds the
+  // silent ones, forgets ended rate-limit windows. Its period (an eighth of the shorter deadline,
+  // 20 ms to 1 s) bounds how late either deadline is enforced.
   const silence = resolved.heartbeat.interval + resolved.heartbeat.timeout;
-  const sweepEvery = Math.min(1000, Math.max(20, Math.floor(silence / 8)));
+  const sweepEvery = Math.min(1000, Math.max(20, Math.floor(Math.min(silence, resolved.authTimeout) / 8)));
   let sweeps = 0;
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const connection of connections) {
-      if (connection.authenticated && now - connection.lastSeen > silence) {
+      if (!connection.authenticated) connection.checkAuthDeadline(now);
+      else if (now - connection.lastSeen > silence) {
         log.info({ connection: connection.id, sessionId: connection.sessionId }, 'silent socket terminated');
         connection.terminate();
       }
