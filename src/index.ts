@@ -1,4 +1,7 @@
-/** signaling-actor — the browser-safe entry: nothing reachable from here imports `node:*`. */
+/**
+ * signaling-actor — the browser-safe entry: nothing reachable from here imports `node:*`.
+ * @packageDocumentation
+ */
 export {
   createSignalingClient,
   type EventTargetLike,

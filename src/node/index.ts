@@ -1,4 +1,7 @@
-/** signaling-actor/node — Node-only helpers (they import `node:*`, so they stay out of the `.` entry). */
+/**
+ * signaling-actor/node — Node-only helpers (they import `node:*`, so they stay out of the `.` entry).
+ * @packageDocumentation
+ */
 export {
   decodeIdentityFile,
   type EncryptedIdentityFile,

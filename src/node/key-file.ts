@@ -17,7 +17,9 @@ import { decodeExact, encodeBase64url, tryDecodeBase64url } from '../protocol/ba
 import { KEY_BYTES } from '../protocol/constants.js';
 import { equalBytes } from '../protocol/ed25519.js';
 
+/** The `format` field every identity file carries, so a stray JSON file is not mistaken for one. */
 export const IDENTITY_FILE_FORMAT = 'signaling-actor-identity';
+/** The `version` field this code writes and the only one it reads. */
 export const IDENTITY_FILE_VERSION = 1;
 
 /** The scrypt cost every saved file uses: 2^15 × 8 × 128 bytes = 32 MiB per guess. */
@@ -37,6 +39,7 @@ const CIPHER = 'xsalsa20-poly1305';
 /** A valid file is a few hundred bytes; refuse to read anything much bigger. */
 const MAX_FILE_BYTES = 64 * 1024;
 
+/** Options of {@link saveIdentityFile}. */
 export interface SaveIdentityFileOptions {
   /** Seal the seed under this passphrase (strings are NFC-normalized, then UTF-8). */
   passphrase?: string | Uint8Array;
@@ -44,11 +47,13 @@ export interface SaveIdentityFileOptions {
   overwrite?: boolean;
 }
 
+/** Options of {@link loadIdentityFile}: the passphrase, plus how the loaded key is held. */
 export interface LoadIdentityFileOptions extends IdentityOptions {
   /** Required for an encrypted file; refused (`key-file-unencrypted`) for a plain one. */
   passphrase?: string | Uint8Array;
 }
 
+/** Options of {@link loadOrCreateIdentityFile}: the same as for loading; a new file is sealed under `passphrase` when given. */
 export type LoadOrCreateIdentityFileOptions = LoadIdentityFileOptions;
 
 /** The plain file: the seed in clear, for keys a file mode alone protects. */

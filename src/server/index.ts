@@ -1,4 +1,7 @@
-/** signaling-actor/server — the reference signaling server of protocol v1 (Node only). */
+/**
+ * signaling-actor/server — the reference signaling server of protocol v1 (Node only).
+ * @packageDocumentation
+ */
 export {
   jsonLineLogger,
   type LogFields,

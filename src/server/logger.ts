@@ -4,16 +4,24 @@
  * data: a peer is named by its session id and an 8-character prefix of its public key.
  */
 
+/** Structured fields of one log record (connection id, key prefix, counts…). */
 export type LogFields = Record<string, unknown>;
+/** One level's method, pino's call shape: fields first, then the message. */
 export type LogMethod = (fields: LogFields, message?: string) => void;
 
+/** What the server logs through (`logger` option); pino fits as it is. `debug` is optional. */
 export interface ServerLogger {
+  /** Socket detail: connects and closes. */
   debug?: LogMethod;
+  /** Listening and closing, sessions authenticated, handshakes refused, silent sockets terminated. */
   info: LogMethod;
+  /** Limits hit: connection limit, a slow reader's full send buffer. */
   warn: LogMethod;
+  /** Failures inside the server or thrown by application hooks (`authorize`, `iceServers`, `onMessage`). */
   error: LogMethod;
 }
 
+/** The four levels, least severe first; {@link jsonLineLogger} drops those below its `level`. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** A logger that writes one JSON object per line (`{"time","level","msg",...fields}`), as the CLI does. */

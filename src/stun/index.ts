@@ -1,4 +1,7 @@
-/** STUN/ICE configuration: browser-safe (no `node:` imports); the STUN probe lives in `signaling-actor/server`. */
+/**
+ * STUN/ICE configuration: browser-safe (no `node:` imports); the STUN probe lives in `signaling-actor/server`.
+ * @packageDocumentation
+ */
 export {
   DEFAULT_STUN_PORT,
   DEFAULT_STUN_SERVERS,
