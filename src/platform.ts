@@ -57,6 +57,7 @@ export function randomBytes(length: number): Uint8Array {
 /** tweetnacl, loaded on first use so that bundles carry it only as a lazily loaded chunk. */
 export type Nacl = typeof import('tweetnacl');
 let naclModule: Promise<Nacl> | undefined;
+/** Imports tweetnacl once (CJS or ESM shape) and returns the same module on every call. */
 export function loadNacl(): Promise<Nacl> {
   naclModule ??= import('tweetnacl').then((m) => ((m as { default?: Nacl }).default ?? m) as Nacl);
   return naclModule;

@@ -9,6 +9,7 @@ import { seedToPkcs8 } from './pkcs8-seed.js';
  * the secret — not even this library.
  */
 
+/** Where in IndexedDB {@link saveIdentity}, {@link loadIdentity} and {@link deleteIdentity} keep an identity. */
 export interface BrowserStoreOptions {
   /** The record's name, to keep several identities apart. Default `'default'`. */
   name?: string;

@@ -58,12 +58,14 @@ export function pkcs8ToSeed(input: Uint8Array | string): { seed: Uint8Array; pub
   return publicKey ? { seed: seed.slice(), publicKey } : { seed: seed.slice() };
 }
 
+/** Wraps DER bytes as PEM (64-character base64 lines between BEGIN/END `label`). */
 export function derToPem(der: Uint8Array, label = 'PRIVATE KEY'): string {
   const b64 = toStandardBase64(der);
   const lines = b64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
+/** The DER bytes of the PEM block `label` in `pem`. */
 export function pemToDer(pem: string, label = 'PRIVATE KEY'): Uint8Array {
   const match = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(pem);
   if (!match?.[1]) {

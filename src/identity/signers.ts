@@ -19,10 +19,15 @@ import { seedToPkcs8 } from './pkcs8-seed.js';
 /** `node`: node:crypto (fastest on Node); `webcrypto`: non-extractable CryptoKey; `tweetnacl`: anywhere. */
 export type SignerKind = 'node' | 'webcrypto' | 'tweetnacl';
 
+/** One key, held by one backend: the secret never leaves it except as `exportSeed()` allows. */
 export interface KeyHandle {
+  /** The backend holding the key. */
   readonly kind: SignerKind;
+  /** Whether `exportSeed()` may return the seed. */
   readonly extractable: boolean;
+  /** The 32-byte Ed25519 public key. */
   readonly publicKey: Uint8Array;
+  /** A 64-byte Ed25519 signature over `message`. */
   sign(message: Uint8Array): Promise<Uint8Array>;
   /** @throws SignalingError `not-extractable` unless the key was made extractable */
   exportSeed(): Promise<Uint8Array>;
@@ -38,6 +43,7 @@ export interface HandleOptions {
   extractable?: boolean;
 }
 
+/** The backend to use for `requested`: `auto` picks node:crypto, else WebCrypto, else tweetnacl. */
 export async function resolveKind(requested: SignerKind | 'auto' = 'auto'): Promise<SignerKind> {
   if (requested === 'node' && !getNodeCrypto()) {
     throw new SignalingError('unsupported-key', 'the node signer needs node:crypto');
@@ -50,6 +56,7 @@ export async function resolveKind(requested: SignerKind | 'auto' = 'auto'): Prom
   return (await hasWebCryptoEd25519()) ? 'webcrypto' : 'tweetnacl';
 }
 
+/** A key handle for a 32-byte seed, in the backend `options.signer` selects. */
 export async function handleFromSeed(seed: Uint8Array, options: HandleOptions = {}): Promise<KeyHandle> {
   if (!(seed instanceof Uint8Array) || seed.length !== KEY_BYTES) {
     throw new SignalingError('invalid-length', 'an Ed25519 seed is exactly 32 bytes');

@@ -6,7 +6,9 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
  * drift test computes them again from the TypeScript source and compares.
  */
 
+/** Marks where the generated statechart section of the README starts. */
 export const README_START = '<!-- statechart:start -->';
+/** Marks where it ends. */
 export const README_END = '<!-- statechart:end -->';
 
 /** The machine definition as stable, pretty JSON (functions such as the context factory drop out). */

@@ -142,6 +142,7 @@ export function defaultVerifier(): Promise<VerifierKind> {
   return chosen;
 }
 
+/** Byte equality in time independent of where the arrays differ. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;

@@ -12,11 +12,13 @@ import { encodeIdentityFile, loadOrCreateIdentityFile, saveIdentityFile } from '
 import { jsonLineLogger, type LogLevel } from './logger.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
 
+/** The process around the CLI: streams, environment, stop signal; injectable so tests run it in-process. */
 export interface CliIo {
   /** JSON-line logs (and `keygen`'s key file without `--out`). */
   stdout: (text: string) => void;
   /** Human-readable lines: the URL and key at start, usage, errors. */
   stderr: (text: string) => void;
+  /** Environment: `XDG_CONFIG_HOME`/`HOME` for the default key path, the variable `--passphrase-env` names. */
   env: Record<string, string | undefined>;
   /** Stops `serve` gracefully; the executable wires SIGINT/SIGTERM to it. */
   signal?: AbortSignal;
@@ -24,6 +26,7 @@ export interface CliIo {
   onListening?: (server: SignalingServer) => void;
 }
 
+/** The port `serve` listens on without `--port`. */
 export const DEFAULT_PORT = 8787;
 
 const USAGE = `Usage:

@@ -11,6 +11,7 @@ import { ConnectionState } from '../machines/signaling.types.js';
 import type { SignalIn } from '../protocol/messages.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
 
+/** Options of the `npm start` demo. */
 export interface DemoOptions {
   /** Where lines go. Default stdout. */
   write?: (line: string) => void;

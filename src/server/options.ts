@@ -149,6 +149,7 @@ export interface ResolvedOptions {
   logger: ServerLogger | undefined;
 }
 
+/** Fills in defaults and validates `options`. @throws SignalingError `invalid-key`, `invalid-option`, `invalid-origin` */
 export function resolveOptions(options: SignalingServerOptions): ResolvedOptions {
   if (
     !options ||

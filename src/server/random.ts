@@ -10,6 +10,7 @@ const POOL_BYTES = 4096;
 const pool = new Uint8Array(POOL_BYTES);
 let offset = POOL_BYTES;
 
+/** `length` fresh CSPRNG bytes from the pool (larger requests bypass it). */
 export function serverRandomBytes(length: number): Uint8Array {
   if (length > POOL_BYTES) return randomFillSync(new Uint8Array(length));
   if (offset + length > POOL_BYTES) {

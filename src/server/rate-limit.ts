@@ -4,6 +4,7 @@
  * `retryAfter` it is told. The map is bounded: beyond `maxAddresses` the oldest entry is forgotten
  * (a Map iterates in insertion order), and ended windows are swept.
  */
+/** The resolved `rateLimit` option, every field set. */
 export interface RateLimiterSettings {
   maxFailures: number;
   windowMs: number;
@@ -15,6 +16,7 @@ interface Window {
   endsAt: number;
 }
 
+/** The per-address failure counter described above. */
 export class FailureRateLimiter {
   private readonly windows = new Map<string, Window>();
 

@@ -2,6 +2,7 @@ import type { SignalOut } from '../protocol/messages.js';
 import type { Peer } from './peer.js';
 import type { SessionRegistry } from './sessions.js';
 
+/** What {@link relaySignal} answered the sender. */
 export type RelayOutcome = 'delivered' | 'peer-offline' | 'too-large';
 
 /**

@@ -5,8 +5,11 @@ import { STUN_MAGIC_COOKIE } from '../stun/constants.js';
  * and read the matching response. Pure bytes, no I/O.
  */
 
+/** STUN message type of a Binding request. */
 export const BINDING_REQUEST = 0x0001;
+/** STUN message type of a Binding success response. */
 export const BINDING_SUCCESS = 0x0101;
+/** STUN message type of a Binding error response. */
 export const BINDING_ERROR = 0x0111;
 const HEADER_BYTES = 20;
 
@@ -23,6 +26,7 @@ const KNOWN_REQUIRED = new Set([
   0x001e, 0x0020,
 ]);
 
+/** A decoded Binding response: the mapped address, or the server's error code and reason. */
 export type BindingResponse =
   | { kind: 'success'; family: 'IPv4' | 'IPv6'; address: string; port: number }
   | { kind: 'error'; code: number; reason: string };

@@ -148,6 +148,7 @@ function isIpv6(text: string): boolean {
   }
 }
 
+/** Names a value's type for an error message, without quoting the value (it may be a secret). */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
