@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { isSignalingError } from '../errors.js';
 import { Identity } from '../identity/identity.js';
 import { encodeIdentityFile, loadOrCreateIdentityFile, saveIdentityFile } from '../node/key-file.js';
+import { runDemo } from './demo.js';
 import { jsonLineLogger, type LogLevel } from './logger.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
 
@@ -39,6 +40,9 @@ const USAGE = `Usage:
   signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
       The public key goes to stderr.
+  signaling-actor demo [--inspect]
+      A server and two peers on loopback: presence, acknowledged signals, a server restart and
+      reconnection by backoff, every state change printed (--inspect: every statechart transition).
 A passphrase is read from the environment variable named by --passphrase-env, never from argv.
 `;
 
@@ -49,6 +53,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     switch (command) {
       case 'serve':
         return await serve(rest, io);
+      case 'demo':
+        await runDemo({ write: (line) => io.stdout(`${line}\n`), inspect: rest.includes('--inspect') });
+        return 0;
       case 'keygen':
         return await keygen(rest, io);
       case 'help':
