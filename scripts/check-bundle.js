@@ -15,7 +15,9 @@ import { build } from 'esbuild';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST_INDEX = join(ROOT, 'dist', 'index.js');
-const DEFAULT_BUDGET = 20 * 1024;
+// 24 KiB: the design brief's "with everything". xstate alone (setup, createActor, the action creators,
+// fromCallback, fromPromise) is 13,276 B gzipped (40.6 kB minified), measured with this build: the floor.
+const DEFAULT_BUDGET = 24 * 1024;
 
 const args = process.argv.slice(2);
 const budgetArg = args.indexOf('--budget');

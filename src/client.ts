@@ -100,16 +100,16 @@ const STATES = Object.values(ConnectionState);
 export class SignalingClient {
   /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
   readonly actor: SignalingActor;
-  private readonly dispatcher: Dispatcher;
-  private readonly listeners = new Set<StateChangeListener>();
-  private readonly globalEvents: EventTargetLike | undefined;
-  private current: ConnectionState = ConnectionState.DISCONNECTED;
-  private listening = false;
+  readonly #dispatcher: Dispatcher;
+  readonly #listeners = new Set<StateChangeListener>();
+  readonly #globalEvents: EventTargetLike | undefined;
+  #current: ConnectionState = ConnectionState.DISCONNECTED;
+  #listening = false;
 
   constructor(options: SignalingClientOptions) {
     const url = String(options.url);
     normalizeOrigin(url); // throws `invalid-origin` now rather than on the first attempt
-    this.dispatcher = new Dispatcher({
+    this.#dispatcher = new Dispatcher({
       ...(options.queue ? { queue: options.queue } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.now ? { now: options.now } : {}),
@@ -117,7 +117,7 @@ export class SignalingClient {
     const machine = signalingMachine.provide({
       actors: {
         socket: createSocketService({
-          link: this.dispatcher,
+          link: this.#dispatcher,
           ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
         }),
         signer: createSignerService({
@@ -141,18 +141,18 @@ export class SignalingClient {
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     const g = globalThis as unknown as Partial<EventTargetLike>;
-    this.globalEvents =
+    this.#globalEvents =
       options.globalEvents === false
         ? undefined
         : (options.globalEvents ??
           (typeof g.addEventListener === 'function' ? (g as EventTargetLike) : undefined));
-    this.actor.subscribe((snapshot) => this.onSnapshot(snapshot));
+    this.actor.subscribe((snapshot) => this.#onSnapshot(snapshot));
     this.actor.start();
   }
 
   /** The connection state now. */
   get state(): ConnectionState {
-    return this.current;
+    return this.#current;
   }
 
   /** The server key learned on the last authentication (pin it for next time), or the pinned one. */
@@ -176,7 +176,7 @@ export class SignalingClient {
 
   /** Starts connecting (or retries now when waiting to reconnect). Safe in every state. */
   connect(): void {
-    this.listen(true);
+    this.#listen(true);
     this.actor.send({ type: 'CONNECT' });
   }
 
@@ -185,10 +185,10 @@ export class SignalingClient {
    * queued and unacknowledged sends are rejected with `closed`.
    */
   async disconnect(): Promise<void> {
-    this.listen(false);
+    this.#listen(false);
     this.actor.send({ type: 'DISCONNECT' });
-    this.dispatcher.rejectAll(new SignalingError('closed', 'the client was disconnected'));
-    await this.dispatcher.whenIdle();
+    this.#dispatcher.rejectAll(new SignalingError('closed', 'the client was disconnected'));
+    await this.#dispatcher.whenIdle();
   }
 
   /**
@@ -197,38 +197,38 @@ export class SignalingClient {
    * peer is not connected; it is resent after a reconnect until acknowledged.
    */
   send(message: OutboundMessage): Promise<void> {
-    return this.dispatcher.send(message);
+    return this.#dispatcher.send(message);
   }
 
   /** Every inbound message that is not part of the connection itself. Returns an unsubscribe. */
   onMessage(listener: (message: ParsedMessage<'server'>) => void): () => void {
-    return this.dispatcher.subscribe(listener);
+    return this.#dispatcher.subscribe(listener);
   }
 
   /** Inbound messages of one `type`. Returns an unsubscribe. */
   on<T extends string>(type: T, listener: (message: Inbound<T>) => void): () => void {
-    return this.dispatcher.subscribeType(type, listener as (message: ParsedMessage<'server'>) => void);
+    return this.#dispatcher.subscribeType(type, listener as (message: ParsedMessage<'server'>) => void);
   }
 
   /** Called on every change of `state`. Returns an unsubscribe. */
   onStateChange(listener: StateChangeListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
-  private onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
+  #onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
     const state = STATES.find((s) => snapshot.hasTag(s)) ?? ConnectionState.DISCONNECTED;
-    if (state === this.current) return;
-    const previous = this.current;
-    this.current = state;
+    if (state === this.#current) return;
+    const previous = this.#current;
+    this.#current = state;
     if (state === ConnectionState.FAILED) {
-      this.dispatcher.rejectAll(
+      this.#dispatcher.rejectAll(
         new SignalingError('closed', `the connection failed (${snapshot.context.reason ?? 'unknown'})`),
       );
     }
     const { reason, retryIn, closeCode } = snapshot.context;
     const details: StateChangeDetails = { reason, retryIn, closeCode };
-    for (const listener of [...this.listeners]) {
+    for (const listener of [...this.#listeners]) {
       try {
         listener(state, previous, details);
       } catch (error) {
@@ -240,25 +240,27 @@ export class SignalingClient {
   }
 
   // Browser hints: offline → drop the dead socket now; online → retry now; visible → ping now.
-  private readonly onOnline = () => this.actor.send({ type: 'ONLINE' });
-  private readonly onOffline = () => this.actor.send({ type: 'OFFLINE' });
-  private readonly onVisibility = () => {
-    const doc = this.document();
+  readonly #onOnline = () => this.actor.send({ type: 'ONLINE' });
+  readonly #onOffline = () => this.actor.send({ type: 'OFFLINE' });
+  readonly #onVisibility = () => {
+    const doc = this.#document();
     if (doc?.visibilityState === 'visible') this.actor.send({ type: 'VISIBLE' });
   };
 
-  private document() {
-    return this.globalEvents?.document ?? (globalThis as { document?: EventTargetLike['document'] }).document;
+  #document() {
+    return (
+      this.#globalEvents?.document ?? (globalThis as { document?: EventTargetLike['document'] }).document
+    );
   }
 
-  private listen(on: boolean): void {
-    const target = this.globalEvents;
-    if (target === undefined || on === this.listening) return;
-    this.listening = on;
+  #listen(on: boolean): void {
+    const target = this.#globalEvents;
+    if (target === undefined || on === this.#listening) return;
+    this.#listening = on;
     const method = on ? 'addEventListener' : 'removeEventListener';
-    target[method]('online', this.onOnline);
-    target[method]('offline', this.onOffline);
-    this.document()?.[method]?.('visibilitychange', this.onVisibility);
+    target[method]('online', this.#onOnline);
+    target[method]('offline', this.#onOffline);
+    this.#document()?.[method]?.('visibilitychange', this.#onVisibility);
   }
 }
 

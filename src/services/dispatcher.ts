@@ -51,67 +51,67 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher implements Link {
-  private channel: Channel | undefined;
+  #channel: Channel | undefined;
   /** The last announced frame limit: a queued message larger than this could never be sent. */
-  private maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
-  private readonly queue: Entry[] = [];
-  private queuedBytes = 0;
+  #maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+  readonly #queue: Entry[] = [];
+  #queuedBytes = 0;
   /** Signals written and not yet acknowledged, by id, in send order: resent after re-authentication. */
-  private readonly unacked = new Map<string, Entry>();
+  readonly #unacked = new Map<string, Entry>();
   /**
    * Recently delivered signals, to drop a repeat (a resend after a reconnect): the ids seen per sender,
    * and a ring of the last DEDUP_WINDOW (sender, id) pairs saying which to forget next. No string is
    * built per signal: this runs for every relayed message.
    */
-  private readonly seen = new Map<string, Set<string>>();
-  private readonly ringFrom: (string | undefined)[] = new Array(DEDUP_WINDOW);
-  private readonly ringId: (string | undefined)[] = new Array(DEDUP_WINDOW);
-  private ringAt = 0;
+  readonly #seen = new Map<string, Set<string>>();
+  readonly #ringFrom: (string | undefined)[] = new Array(DEDUP_WINDOW);
+  readonly #ringId: (string | undefined)[] = new Array(DEDUP_WINDOW);
+  #ringAt = 0;
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
-  private all: Listener[] = [];
-  private readonly byType = new Map<string, Listener[]>();
+  #all: Listener[] = [];
+  readonly #byType = new Map<string, Listener[]>();
   /** One promise per socket not yet fully closed. */
-  private readonly closing = new Set<Promise<void>>();
-  private expiryTimer: unknown;
-  private readonly limits: Required<QueueOptions>;
-  private readonly clock: TimerClock;
-  private readonly now: () => number;
+  readonly #closing = new Set<Promise<void>>();
+  #expiryTimer: unknown;
+  readonly #limits: Required<QueueOptions>;
+  readonly #clock: TimerClock;
+  readonly #now: () => number;
 
   constructor(options: DispatcherOptions = {}) {
-    this.limits = { ...DEFAULT_QUEUE, ...stripUndefined(options.queue ?? {}) };
-    for (const [key, value] of Object.entries(this.limits)) {
+    this.#limits = { ...DEFAULT_QUEUE, ...stripUndefined(options.queue ?? {}) };
+    for (const [key, value] of Object.entries(this.#limits)) {
       if (!(typeof value === 'number' && value >= 0)) {
         throw new SignalingError('invalid-option', `queue.${key} must be a number ≥ 0`);
       }
     }
-    this.clock = options.clock ?? {
+    this.#clock = options.clock ?? {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
     };
-    this.now = options.now ?? Date.now;
+    this.#now = options.now ?? Date.now;
   }
 
   // Subscribers
 
   subscribe(listener: Listener): () => void {
-    this.all = [...this.all, listener];
+    this.#all = [...this.#all, listener];
     let subscribed = true;
     return () => {
       if (!subscribed) return;
       subscribed = false;
-      this.all = without(this.all, listener);
+      this.#all = without(this.#all, listener);
     };
   }
 
   subscribeType(type: string, listener: Listener): () => void {
-    this.byType.set(type, [...(this.byType.get(type) ?? []), listener]);
+    this.#byType.set(type, [...(this.#byType.get(type) ?? []), listener]);
     let subscribed = true;
     return () => {
       if (!subscribed) return;
       subscribed = false;
-      const rest = without(this.byType.get(type) ?? [], listener);
-      if (rest.length > 0) this.byType.set(type, rest);
-      else this.byType.delete(type);
+      const rest = without(this.#byType.get(type) ?? [], listener);
+      if (rest.length > 0) this.#byType.set(type, rest);
+      else this.#byType.delete(type);
     };
   }
 
@@ -121,16 +121,16 @@ export class Dispatcher implements Link {
     switch (message.type) {
       case 'signal': {
         const m = message as { from: string; id: string };
-        if (this.isRepeat(m.from, m.id)) return;
+        if (this.#isRepeat(m.from, m.id)) return;
         break;
       }
       case 'ack':
-        this.settle((message as { id: string }).id, undefined);
+        this.#settle((message as { id: string }).id, undefined);
         break;
       case 'error': {
         const m = message as { code: string; id?: string };
         if (m.id !== undefined) {
-          this.settle(
+          this.#settle(
             m.id,
             m.code === 'peer-offline'
               ? new SignalingError('peer-offline', `signal ${m.id}: the peer is offline`)
@@ -140,74 +140,74 @@ export class Dispatcher implements Link {
         break;
       }
     }
-    const all = this.all;
+    const all = this.#all;
     for (let i = 0; i < all.length; i++) call(all[i] as Listener, message);
-    const typed = this.byType.get(message.type);
+    const typed = this.#byType.get(message.type);
     if (typed !== undefined) for (let i = 0; i < typed.length; i++) call(typed[i] as Listener, message);
   }
 
   /** True when (from, id) was delivered among the last DEDUP_WINDOW signals; else remembers it. */
-  private isRepeat(from: string, id: string): boolean {
-    let ids = this.seen.get(from);
+  #isRepeat(from: string, id: string): boolean {
+    let ids = this.#seen.get(from);
     if (ids === undefined) {
       ids = new Set();
-      this.seen.set(from, ids);
+      this.#seen.set(from, ids);
     } else if (ids.has(id)) {
       return true;
     }
     ids.add(id);
-    const at = this.ringAt;
-    const oldFrom = this.ringFrom[at];
+    const at = this.#ringAt;
+    const oldFrom = this.#ringFrom[at];
     if (oldFrom !== undefined) {
-      const oldIds = this.seen.get(oldFrom) as Set<string>;
-      oldIds.delete(this.ringId[at] as string);
-      if (oldIds.size === 0) this.seen.delete(oldFrom);
+      const oldIds = this.#seen.get(oldFrom) as Set<string>;
+      oldIds.delete(this.#ringId[at] as string);
+      if (oldIds.size === 0) this.#seen.delete(oldFrom);
     }
-    this.ringFrom[at] = from;
-    this.ringId[at] = id;
-    this.ringAt = at + 1 === DEDUP_WINDOW ? 0 : at + 1;
+    this.#ringFrom[at] = from;
+    this.#ringId[at] = id;
+    this.#ringAt = at + 1 === DEDUP_WINDOW ? 0 : at + 1;
     return false;
   }
 
   attach(channel: Channel): void {
-    this.channel = channel;
-    this.maxMessageBytes = channel.maxMessageBytes;
-    const cutoff = this.now() - this.limits.maxAge;
+    this.#channel = channel;
+    this.#maxMessageBytes = channel.maxMessageBytes;
+    const cutoff = this.#now() - this.#limits.maxAge;
     // Unacknowledged signals first (they are older), then the queue, each in order.
-    for (const entry of [...this.unacked.values()]) {
+    for (const entry of [...this.#unacked.values()]) {
       if (entry.at < cutoff) {
-        this.unacked.delete(entry.signalId as string);
+        this.#unacked.delete(entry.signalId as string);
         entry.reject(expired());
         continue;
       }
-      const outcome = this.write(entry);
+      const outcome = this.#write(entry);
       if (outcome === 'closed') return;
-      if (outcome === 'rejected') this.unacked.delete(entry.signalId as string);
+      if (outcome === 'rejected') this.#unacked.delete(entry.signalId as string);
     }
-    while (this.queue.length > 0) {
-      const entry = this.queue[0] as Entry;
+    while (this.#queue.length > 0) {
+      const entry = this.#queue[0] as Entry;
       if (entry.at < cutoff) {
-        this.shift();
+        this.#shift();
         entry.reject(expired());
         continue;
       }
-      if (entry.signalId !== undefined && this.unacked.has(entry.signalId)) {
-        this.shift();
+      if (entry.signalId !== undefined && this.#unacked.has(entry.signalId)) {
+        this.#shift();
         entry.reject(inFlight(entry.signalId));
         continue;
       }
-      const outcome = this.write(entry);
+      const outcome = this.#write(entry);
       if (outcome === 'closed') break;
-      this.shift();
+      this.#shift();
       if (outcome === 'rejected') continue;
-      if (entry.signalId !== undefined) this.trackUnacked(entry);
+      if (entry.signalId !== undefined) this.#trackUnacked(entry);
       else entry.resolve();
     }
-    this.scheduleExpiry();
+    this.#scheduleExpiry();
   }
 
   detach(channel: Channel): void {
-    if (this.channel === channel) this.channel = undefined;
+    if (this.#channel === channel) this.#channel = undefined;
   }
 
   socketStarted(): () => void {
@@ -215,27 +215,27 @@ export class Dispatcher implements Link {
     const closed = new Promise<void>((resolve) => {
       ended = resolve;
     });
-    this.closing.add(closed);
+    this.#closing.add(closed);
     return () => {
-      this.closing.delete(closed);
+      this.#closing.delete(closed);
       ended();
     };
   }
 
   /** Resolves once every socket alive now has finished closing (not ones opened later). */
   whenIdle(): Promise<void> {
-    if (this.closing.size === 0) return Promise.resolve();
-    return Promise.all([...this.closing]).then(() => undefined);
+    if (this.#closing.size === 0) return Promise.resolve();
+    return Promise.all([...this.#closing]).then(() => undefined);
   }
 
   // Sending
 
   get connected(): boolean {
-    return this.channel !== undefined;
+    return this.#channel !== undefined;
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.#queue.length;
   }
 
   send(message: object): Promise<void> {
@@ -247,8 +247,8 @@ export class Dispatcher implements Link {
     } catch (error) {
       return Promise.reject(asSignalingError(error));
     }
-    const channel = this.channel;
-    if (channel !== undefined && this.queue.length === 0) {
+    const channel = this.#channel;
+    if (channel !== undefined && this.#queue.length === 0) {
       if (signalId === undefined) {
         // The hot path: one write, no entry, no bookkeeping.
         try {
@@ -258,58 +258,58 @@ export class Dispatcher implements Link {
           if (!isSignalingError(error, 'closed')) return Promise.reject(error);
         }
       } else {
-        if (this.unacked.has(signalId)) return Promise.reject(inFlight(signalId));
+        if (this.#unacked.has(signalId)) return Promise.reject(inFlight(signalId));
         return new Promise<void>((resolve, reject) => {
-          const entry: Entry = { text, bytes: 0, at: this.now(), signalId, resolve, reject };
+          const entry: Entry = { text, bytes: 0, at: this.#now(), signalId, resolve, reject };
           try {
             channel.send(text);
-            this.trackUnacked(entry);
+            this.#trackUnacked(entry);
           } catch (error) {
             if (!isSignalingError(error, 'closed')) return reject(error);
-            this.enqueue(entry, text);
+            this.#enqueue(entry, text);
           }
         });
       }
     }
     return new Promise<void>((resolve, reject) => {
-      this.enqueue({ text, bytes: 0, at: this.now(), signalId, resolve, reject }, text);
+      this.#enqueue({ text, bytes: 0, at: this.#now(), signalId, resolve, reject }, text);
     });
   }
 
   /** Rejects everything queued or awaiting an ack (the client was told to stop, or failed). */
   rejectAll(error: SignalingError): void {
-    const entries = [...this.unacked.values(), ...this.queue];
-    this.unacked.clear();
-    this.queue.length = 0;
-    this.queuedBytes = 0;
-    this.cancelExpiry();
+    const entries = [...this.#unacked.values(), ...this.#queue];
+    this.#unacked.clear();
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    this.#cancelExpiry();
     for (const entry of entries) entry.reject(error);
   }
 
   // Internals
 
-  private enqueue(entry: Entry, text: string): void {
+  #enqueue(entry: Entry, text: string): void {
     const bytes = utf8Length(text);
     entry.bytes = bytes;
-    if (bytes > this.maxMessageBytes) {
+    if (bytes > this.#maxMessageBytes) {
       entry.reject(
-        new SignalingError('too-large', `message exceeds the server's ${this.maxMessageBytes}-byte limit`),
+        new SignalingError('too-large', `message exceeds the server's ${this.#maxMessageBytes}-byte limit`),
       );
       return;
     }
-    this.expire();
-    if (this.queue.length >= this.limits.maxMessages || this.queuedBytes + bytes > this.limits.maxBytes) {
+    this.#expire();
+    if (this.#queue.length >= this.#limits.maxMessages || this.#queuedBytes + bytes > this.#limits.maxBytes) {
       entry.reject(new SignalingError('queue-full', 'the send queue is full while not connected'));
       return;
     }
-    this.queue.push(entry);
-    this.queuedBytes += bytes;
-    if (this.queue.length === 1) this.scheduleExpiry();
+    this.#queue.push(entry);
+    this.#queuedBytes += bytes;
+    if (this.#queue.length === 1) this.#scheduleExpiry();
   }
 
   /** Writes one entry: `closed` when the socket went away meanwhile (the entry stays where it is). */
-  private write(entry: Entry): 'written' | 'closed' | 'rejected' {
-    const channel = this.channel;
+  #write(entry: Entry): 'written' | 'closed' | 'rejected' {
+    const channel = this.#channel;
     if (channel === undefined) return 'closed';
     try {
       channel.send(entry.text);
@@ -322,59 +322,59 @@ export class Dispatcher implements Link {
     }
   }
 
-  private settle(id: string, error: SignalingError | undefined): void {
-    const entry = this.unacked.get(id);
+  #settle(id: string, error: SignalingError | undefined): void {
+    const entry = this.#unacked.get(id);
     if (entry === undefined) return;
-    this.unacked.delete(id);
+    this.#unacked.delete(id);
     if (error === undefined) entry.resolve();
     else entry.reject(error);
   }
 
-  private shift(): void {
-    const entry = this.queue.shift();
-    if (entry) this.queuedBytes -= entry.bytes;
+  #shift(): void {
+    const entry = this.#queue.shift();
+    if (entry) this.#queuedBytes -= entry.bytes;
   }
 
   /** Rejects every queued or unacknowledged entry older than maxAge: nothing waits forever. */
-  private expire(): void {
-    const cutoff = this.now() - this.limits.maxAge;
-    while (this.queue.length > 0 && (this.queue[0] as Entry).at <= cutoff) {
-      const entry = this.queue[0] as Entry;
-      this.shift();
+  #expire(): void {
+    const cutoff = this.#now() - this.#limits.maxAge;
+    while (this.#queue.length > 0 && (this.#queue[0] as Entry).at <= cutoff) {
+      const entry = this.#queue[0] as Entry;
+      this.#shift();
       entry.reject(expired());
     }
     // The map keeps send order, so the oldest unacknowledged signals come first.
-    for (const [id, entry] of this.unacked) {
+    for (const [id, entry] of this.#unacked) {
       if (entry.at > cutoff) break;
-      this.unacked.delete(id);
+      this.#unacked.delete(id);
       entry.reject(expired());
     }
   }
 
-  private trackUnacked(entry: Entry): void {
-    this.unacked.set(entry.signalId as string, entry);
-    if (this.expiryTimer === undefined) this.scheduleExpiry();
+  #trackUnacked(entry: Entry): void {
+    this.#unacked.set(entry.signalId as string, entry);
+    if (this.#expiryTimer === undefined) this.#scheduleExpiry();
   }
 
-  private scheduleExpiry(): void {
-    this.cancelExpiry();
+  #scheduleExpiry(): void {
+    this.#cancelExpiry();
     const oldest = Math.min(
-      this.queue[0]?.at ?? Number.POSITIVE_INFINITY,
-      this.unacked.values().next().value?.at ?? Number.POSITIVE_INFINITY,
+      this.#queue[0]?.at ?? Number.POSITIVE_INFINITY,
+      this.#unacked.values().next().value?.at ?? Number.POSITIVE_INFINITY,
     );
     if (oldest === Number.POSITIVE_INFINITY) return;
-    const wait = Math.max(0, oldest + this.limits.maxAge - this.now());
-    this.expiryTimer = this.clock.setTimeout(() => {
-      this.expiryTimer = undefined;
-      this.expire();
-      this.scheduleExpiry();
+    const wait = Math.max(0, oldest + this.#limits.maxAge - this.#now());
+    this.#expiryTimer = this.#clock.setTimeout(() => {
+      this.#expiryTimer = undefined;
+      this.#expire();
+      this.#scheduleExpiry();
     }, wait);
   }
 
-  private cancelExpiry(): void {
-    if (this.expiryTimer !== undefined) {
-      this.clock.clearTimeout(this.expiryTimer);
-      this.expiryTimer = undefined;
+  #cancelExpiry(): void {
+    if (this.#expiryTimer !== undefined) {
+      this.#clock.clearTimeout(this.#expiryTimer);
+      this.#expiryTimer = undefined;
     }
   }
 }
