@@ -194,7 +194,9 @@ export class SignalingClient {
   /**
    * Sends a message. Connected, it is written at once; otherwise it queues until the connection is
    * authenticated. A `signal` resolves on the server's `ack` and rejects with `peer-offline` when the
-   * peer is not connected; it is resent after a reconnect until acknowledged.
+   * peer is not connected; it is resent after a reconnect until acknowledged. The keys of the
+   * `presence.subscribe`s written (less those unsubscribed) are remembered: every new session starts
+   * with one `presence.subscribe` of all of them, before the queue, since the server forgets them.
    */
   send(message: OutboundMessage): Promise<void> {
     return this.#dispatcher.send(message);

@@ -138,4 +138,51 @@ describe('Dispatcher', () => {
     await expect(p).resolves.toBeUndefined();
     expect(next.sent).toEqual(['{"type":"chat"}']);
   });
+  it('remembers presence keys once written and subscribes a new session to them before the queue', async () => {
+    const d = new Dispatcher();
+    // Sent before any session: queued, written once on the first attach (no extra resubscribe).
+    const early = d.send({ type: 'presence.subscribe', keys: [FROM] });
+    const first = channel();
+    d.attach(first);
+    await early;
+    expect(first.sent.map((t) => JSON.parse(t))).toEqual([{ type: 'presence.subscribe', keys: [FROM] }]);
+    const keys = [TO];
+    await d.send({ type: 'presence.subscribe', keys });
+    keys.push(FROM); // the caller's array changing later changes nothing
+    await d.send({ type: 'presence.unsubscribe', keys: [FROM] });
+    first.close();
+    d.detach(first);
+    const queued = d.send({ type: 'chat' });
+    const second = channel();
+    d.attach(second);
+    await queued;
+    expect(second.sent.map((t) => JSON.parse(t))).toEqual([
+      { type: 'presence.subscribe', keys: [TO] },
+      { type: 'chat' },
+    ]);
+    // Unsubscribed from everything: a later session gets no subscribe at all.
+    await d.send({ type: 'presence.unsubscribe', keys: [TO] });
+    second.close();
+    d.detach(second);
+    const third = channel();
+    d.attach(third);
+    expect(third.sent).toEqual([]);
+  });
+
+  it('a subscribe whose write failed is not remembered', async () => {
+    const d = new Dispatcher();
+    const c = channel(10);
+    c.send = () => {
+      throw new SignalingError('too-large', 'over the limit'); // as the socket's channel refuses it
+    };
+    d.attach(c);
+    await expect(d.send({ type: 'presence.subscribe', keys: [FROM] })).rejects.toMatchObject({
+      code: 'too-large',
+    });
+    c.close();
+    d.detach(c);
+    const next = channel();
+    d.attach(next);
+    expect(next.sent).toEqual([]);
+  });
 });

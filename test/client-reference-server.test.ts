@@ -126,6 +126,33 @@ describe('SignalingClient against the reference server', () => {
     expect(second.stats().sessions).toBe(1);
   });
 
+  it('presence subscriptions survive a server restart without subscribing again', async () => {
+    const identity = await Identity.generate();
+    const first = await createSignalingServer({ identity });
+    const port = first.port;
+    const fast = { serverKey: identity.publicKey, backoff: { initialDelay: 50, maxDelay: 200 } };
+    const { client: watcher } = await client(first.url, fast);
+    const { client: peer, identity: peerId } = await client(first.url, fast);
+    const seen: boolean[] = [];
+    watcher.on('presence', (m) => m.key === peerId.publicKey && seen.push(m.online));
+    watcher.connect();
+    await reach(watcher, 'connected');
+    await watcher.send({ type: 'presence.subscribe', keys: [peerId.publicKey] });
+    await expect.poll(() => seen).toEqual([false]);
+    peer.connect();
+    await expect.poll(() => seen).toEqual([false, true]);
+
+    await first.close({ timeout: 100 });
+    await reach(watcher, 'reconnecting');
+    seen.length = 0;
+    const second = await server({ identity, port });
+    await reach(watcher, 'connected', 10_000);
+    await reach(peer, 'connected', 10_000);
+    // The new server was never sent a subscribe by the application, yet reports the peer.
+    await expect.poll(() => seen.at(-1), { timeout: 5000 }).toBe(true);
+    expect(second.stats().sessions).toBe(2);
+  });
+
   it('fails with server-key-mismatch when the pinned key is not the server’s', async () => {
     const s = await server();
     const { client: c } = await client(s.url, { serverKey: (await Identity.generate()).publicKey });

@@ -1,5 +1,5 @@
 import { SignalingError } from '../errors.js';
-import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/constants.js';
+import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES, MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { ApplicationMessage } from '../protocol/messages.js';
 import { type ParsedMessage, utf8Length, validateMessage } from '../protocol/parse.js';
 import type { Channel, Link } from './link.js';
@@ -40,6 +40,8 @@ interface Entry {
   at: number;
   /** A signal's id: settled by the server's ack / error instead of by the write. */
   signalId: string | undefined;
+  /** A presence.subscribe (true) / unsubscribe (false): its keys are remembered once written. */
+  watch?: [subscribe: boolean, keys: string[]];
   resolve(): void;
   reject(error: SignalingError): void;
 }
@@ -70,6 +72,11 @@ export class Dispatcher implements Link {
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
   #all: Listener[] = [];
   readonly #byType = new Map<string, Listener[]>();
+  /**
+   * The presence keys subscribed to (as written to a socket, in order): the server keeps subscriptions
+   * per socket, so each new session starts by subscribing to all of them again.
+   */
+  readonly #watched = new Set<string>();
   /** One promise per socket not yet fully closed. */
   readonly #closing = new Set<Promise<void>>();
   #expiryTimer: unknown;
@@ -172,6 +179,7 @@ export class Dispatcher implements Link {
   attach(channel: Channel): void {
     this.#channel = channel;
     this.#maxMessageBytes = channel.maxMessageBytes;
+    if (!this.#resubscribe(channel)) return;
     const cutoff = this.#now() - this.#limits.maxAge;
     // Unacknowledged signals first (they are older), then the queue, each in order.
     for (const entry of [...this.#unacked.values()]) {
@@ -247,12 +255,14 @@ export class Dispatcher implements Link {
     } catch (error) {
       return Promise.reject(asSignalingError(error));
     }
+    const watch = watchOf(message);
     const channel = this.#channel;
     if (channel !== undefined && this.#queue.length === 0) {
       if (signalId === undefined) {
         // The hot path: one write, no entry, no bookkeeping.
         try {
           channel.send(text);
+          if (watch) this.#remember(watch);
           return Promise.resolve();
         } catch (error) {
           if (!isSignalingError(error, 'closed')) return Promise.reject(error);
@@ -272,7 +282,9 @@ export class Dispatcher implements Link {
       }
     }
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ text, bytes: 0, at: this.#now(), signalId, resolve, reject }, text);
+      const entry: Entry = { text, bytes: 0, at: this.#now(), signalId, resolve, reject };
+      if (watch) entry.watch = watch;
+      this.#enqueue(entry, text);
     });
   }
 
@@ -313,6 +325,7 @@ export class Dispatcher implements Link {
     if (channel === undefined) return 'closed';
     try {
       channel.send(entry.text);
+      if (entry.watch) this.#remember(entry.watch);
       return 'written';
     } catch (error) {
       if (isSignalingError(error, 'closed')) return 'closed';
@@ -320,6 +333,28 @@ export class Dispatcher implements Link {
       entry.reject(asSignalingError(error));
       return 'rejected';
     }
+  }
+
+  #remember([subscribe, keys]: [boolean, string[]]): void {
+    for (const key of keys) {
+      if (subscribe) this.#watched.add(key);
+      else this.#watched.delete(key);
+    }
+  }
+
+  /** Subscribes the new session to every remembered key; false when the socket went away meanwhile. */
+  #resubscribe(channel: Channel): boolean {
+    const keys = [...this.#watched];
+    for (let i = 0; i < keys.length; i += MAX_PRESENCE_KEYS) {
+      const frame = { type: 'presence.subscribe', keys: keys.slice(i, i + MAX_PRESENCE_KEYS) };
+      try {
+        channel.send(JSON.stringify(frame));
+      } catch (error) {
+        if (isSignalingError(error, 'closed')) return false;
+        // Over this server's frame limit: nothing to reject (no caller waits on it); the keys stay remembered.
+      }
+    }
+    return true;
   }
 
   #settle(id: string, error: SignalingError | undefined): void {
@@ -395,6 +430,14 @@ function checkOutbound(message: unknown): string | undefined {
   const result = validateMessage(message, 'client');
   if (!result.ok) throw result.error;
   return type === 'signal' ? (message as { id: string }).id : undefined;
+}
+
+/** A presence.subscribe / unsubscribe's direction and keys (copied: the caller may reuse its array). */
+function watchOf(message: object): [boolean, string[]] | undefined {
+  const { type, keys } = message as { type: string; keys: string[] };
+  if (type === 'presence.subscribe') return [true, [...keys]];
+  if (type === 'presence.unsubscribe') return [false, [...keys]];
+  return undefined;
 }
 
 /** A copy without the first occurrence (the same function may be subscribed twice). */
