@@ -26,6 +26,7 @@ import type { ParsedMessage } from './protocol/parse.js';
 import { Dispatcher, type QueueOptions, type TimerClock } from './services/dispatcher.js';
 import { createSignerService } from './services/signer.js';
 import { createSocketService, type WebSocketConstructor } from './services/socket.js';
+import { validateIceServer } from './stun/index.js';
 
 /** Something with add/removeEventListener: `window` in browsers. */
 export interface EventTargetLike {
@@ -104,6 +105,9 @@ export class SignalingClient {
   readonly #listeners = new Set<StateChangeListener>();
   readonly #globalEvents: EventTargetLike | undefined;
   #current: ConnectionState = ConnectionState.DISCONNECTED;
+  /** The `auth.ok` iceServers last seen, and the valid entries of it. */
+  #iceRaw: unknown;
+  #ice: IceServer[] | undefined;
   #listening = false;
 
   constructor(options: SignalingClientOptions) {
@@ -165,9 +169,12 @@ export class SignalingClient {
     return this.actor.getSnapshot().context.rtt;
   }
 
-  /** ICE servers the server handed this client in `auth.ok`, if any. */
+  /**
+   * The ICE servers the server handed this client in its last `auth.ok`, if any: only the entries that
+   * pass `validateIceServer` (each one dropped is reported with `console.warn`, never failing the session).
+   */
   get iceServers(): IceServer[] | undefined {
-    return this.actor.getSnapshot().context.iceServers;
+    return this.#ice;
   }
 
   get sessionId(): string | undefined {
@@ -219,6 +226,11 @@ export class SignalingClient {
   }
 
   #onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
+    const ice = snapshot.context.iceServers;
+    if (ice !== this.#iceRaw) {
+      this.#iceRaw = ice;
+      this.#ice = ice && validIceServers(ice);
+    }
     const state = STATES.find((s) => snapshot.hasTag(s)) ?? ConnectionState.DISCONNECTED;
     if (state === this.#current) return;
     const previous = this.#current;
@@ -264,6 +276,23 @@ export class SignalingClient {
     target[method]('offline', this.#onOffline);
     this.#document()?.[method]?.('visibilitychange', this.#onVisibility);
   }
+}
+
+/**
+ * The entries of a server's `iceServers` that a browser would accept. One bad entry (a typo in the
+ * server's configuration) should not cost the others, nor the session: it is dropped and reported.
+ */
+function validIceServers(list: unknown[]): IceServer[] {
+  const valid: IceServer[] = [];
+  list.forEach((entry, i) => {
+    try {
+      valid.push(validateIceServer(entry, `iceServers[${i}]`));
+    } catch (error) {
+      // The message names the entry and the fault, never a credential (IceServerError's contract).
+      console.warn(`signaling-actor: ignoring the server's ${(error as Error).message}`);
+    }
+  });
+  return valid;
 }
 
 /** Creates a client; call `connect()` to start. */

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
+import type { IceServer } from '../src/protocol/messages.js';
 import {
   createSignalingServer,
   type SignalingServer,
@@ -201,6 +202,35 @@ describe('SignalingClient against the reference server', () => {
     c.connect();
     await reach(c, 'connected');
     expect(c.iceServers).toEqual(ice);
+  });
+
+  it('keeps only the valid iceServers of auth.ok, warns about each dropped one, stays connected', async () => {
+    const good = { urls: 'turn:turn.example.com:3478', username: 'u', credential: 'c' };
+    const bad = [
+      { urls: 'http://not-ice.example' },
+      { urls: 'turns:t.example.com', username: 'u' }, // no credential
+      7,
+      { urls: 'turn:t.example.com', username: 'u', credential: { secret: 's3cret' } },
+    ];
+    const s = await server({ iceServers: () => [bad[0], good, ...bad.slice(1)] as IceServer[] });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const { client: c } = await client(s.url);
+      c.connect();
+      await reach(c, 'connected');
+      expect(c.iceServers).toEqual([good]);
+      expect(c.state).toBe('connected');
+      const lines = warn.mock.calls.map((call) => String(call[0]));
+      expect(lines).toHaveLength(4);
+      expect(lines[0]).toMatch(/iceServers\[0\]\.urls/);
+      expect(lines[1]).toMatch(/iceServers\[2\]\.credential/);
+      expect(lines[2]).toMatch(/iceServers\[3\]/);
+      expect(lines[3]).toMatch(/iceServers\[4\]\.credential/);
+      expect(lines.join('\n')).not.toContain('s3cret');
+      expect(c.iceServers).toBe(c.iceServers); // validated once per auth.ok, not per read
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('page visible again → pings at once (a dead socket is found without waiting a whole interval)', async () => {
