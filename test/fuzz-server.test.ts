@@ -128,6 +128,8 @@ describe('the reference server under fuzzed client frames', () => {
     'after authentication: relays or refuses, never crashes; others keep being served',
     async () => {
       const peer = await authenticate(server.url);
+      // The bystander pings like a live client, or a long (FUZZ_RUNS) run outlasts the server's heartbeat.
+      const keepAlive = setInterval(() => send(peer.client, JSON.stringify({ type: 'ping', t: 7 })), 5000);
       const realFrames = [
         { type: 'signal', to: peer.identity.publicKey, id: 'a1', data: { sdp: 'x' } },
         { type: 'presence.subscribe', keys: [peer.identity.publicKey] },
@@ -149,6 +151,7 @@ describe('the reference server under fuzzed client frames', () => {
         ),
         { numRuns: fuzzRuns(150) },
       );
+      clearInterval(keepAlive);
       // The bystander was never disturbed: it still relays to itself and answers pings.
       peer.client.send({ type: 'signal', to: peer.identity.publicKey, id: 'after', data: 1 });
       expect((await peer.client.next('ack')).id).toBe('after');
