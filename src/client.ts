@@ -30,11 +30,15 @@ import { validateIceServer } from './stun/index.js';
 
 /** Something with add/removeEventListener: `window` in browsers. */
 export interface EventTargetLike {
+  /** Starts calling `listener` on events of `type`. */
   addEventListener(type: string, listener: () => void): void;
+  /** Stops calling `listener` on events of `type`. */
   removeEventListener(type: string, listener: () => void): void;
+  /** The page's document, for `visibilitychange` and `visibilityState`. */
   document?: { visibilityState?: string } & Partial<EventTargetLike>;
 }
 
+/** What `createSignalingClient` takes; only `url` and `identity` are required. */
 export interface SignalingClientOptions {
   /** The ws: / wss: URL of the signaling server. */
   url: string | URL;
@@ -72,6 +76,7 @@ export interface StateChangeDetails {
   closeCode: number | undefined;
 }
 
+/** Told each change of the connection state, with the state before it and why. */
 export type StateChangeListener = (
   state: ConnectionState,
   previous: ConnectionState,
@@ -85,11 +90,16 @@ export interface InboundMessages {
   ack: Ack;
   error: ErrorMessage;
 }
-type Inbound<T extends string> = T extends keyof InboundMessages ? InboundMessages[T] : ApplicationMessage;
+/** The inbound message of `type` T: one of {@link InboundMessages}, else an application message. */
+export type Inbound<T extends string> = T extends keyof InboundMessages
+  ? InboundMessages[T]
+  : ApplicationMessage;
 
+/** What `send` accepts: a signal, a presence (un)subscription, or an application message. */
 export type OutboundMessage = SignalOut | PresenceSubscribe | PresenceUnsubscribe | ApplicationMessage;
 
-type SignalingActor = Actor<typeof signalingMachine>;
+/** The running statechart behind a client (`client.actor`). */
+export type SignalingActor = Actor<typeof signalingMachine>;
 
 const STATES = Object.values(ConnectionState);
 
@@ -177,6 +187,7 @@ export class SignalingClient {
     return this.#ice;
   }
 
+  /** The id the server gave the current (or last) session in `auth.ok`. */
   get sessionId(): string | undefined {
     return this.actor.getSnapshot().context.sessionId;
   }

@@ -2,6 +2,7 @@
  * signaling-actor — the browser-safe entry: nothing reachable from here imports `node:*`.
  * @packageDocumentation
  */
+export type { Inbound, SignalingActor } from './client.js';
 export {
   createSignalingClient,
   type EventTargetLike,
@@ -15,6 +16,7 @@ export {
 export { type ErrorCode, isSignalingError, SignalingError } from './errors.js';
 export * from './identity/index.js';
 export { type ConsoleInspectorOptions, createConsoleInspector } from './inspect/console-inspector.js';
+export type { ResolvedBackoff } from './machines/backoff.js';
 export {
   type BackoffOptions,
   type BackoffStep,
@@ -26,6 +28,14 @@ export {
 } from './machines/backoff.js';
 export { type CloseAction, closeAction } from './machines/close-codes.js';
 export { type SignalingMachine, signalingMachine } from './machines/signaling.machine.js';
+export type {
+  ControlEvent,
+  InternalEvent,
+  SignalingConfig,
+  SignerInput,
+  SocketInput,
+  VerifierInput,
+} from './machines/signaling.types.js';
 export {
   ConnectionState,
   type FailureReason,
@@ -37,6 +47,7 @@ export {
   type SocketEvent,
 } from './machines/signaling.types.js';
 export * from './protocol/index.js';
+export type { TimerClock } from './services/dispatcher.js';
 export { DEFAULT_QUEUE, type QueueOptions } from './services/dispatcher.js';
 export type { Channel, Link } from './services/link.js';
 export { createSignerService, type SignerServiceOptions } from './services/signer.js';

@@ -19,8 +19,10 @@ export interface BackoffStep {
   random: () => number;
 }
 
+/** How a delay is drawn below the exponential ceiling: a named strategy or your own function. */
 export type Jitter = 'full' | 'decorrelated' | 'none' | ((step: BackoffStep) => number);
 
+/** Reconnect timing; every field optional (the defaults are {@link DEFAULT_BACKOFF}). */
 export interface BackoffOptions {
   /** First delay's ceiling, ms. Default 500. */
   initialDelay?: number;
@@ -36,8 +38,10 @@ export interface BackoffOptions {
   resetAfter?: number;
 }
 
+/** {@link BackoffOptions} with every default filled in and checked. */
 export type ResolvedBackoff = Required<BackoffOptions>;
 
+/** 500 ms doubling to 30 s, full jitter, unlimited retries, reset after 5 s authenticated. */
 export const DEFAULT_BACKOFF: Readonly<ResolvedBackoff> = Object.freeze({
   initialDelay: 500,
   multiplier: 2,

@@ -23,12 +23,6 @@ import {
   type VerifierInput,
 } from './signaling.types.js';
 
-/**
- * The connection as a statechart. The chart below holds names only; every implementation is in
- * `setup()`. The socket and signer are placeholders that must be provided (`machine.provide`), so the
- * machine itself does no I/O and holds no secret: `createSignalingClient` provides real ones.
- */
-
 type Ctx = { context: SignalingContext };
 
 function mustBeProvided(name: string) {
@@ -37,6 +31,11 @@ function mustBeProvided(name: string) {
   };
 }
 
+/**
+ * The connection as a statechart. The chart below holds names only; every implementation is in
+ * `setup()`. The socket and signer are placeholders that must be provided (`machine.provide`), so the
+ * machine itself does no I/O and holds no secret: `createSignalingClient` provides real ones.
+ */
 export const signalingMachine = setup({
   types: {
     context: {} as SignalingContext,
@@ -200,6 +199,7 @@ export const signalingMachine = setup({
   },
 }).createMachine({
   id: 'signaling',
+  /** The initial context: the input's settings fixed in `config`, the session state empty. */
   context: ({ input }) => ({
     config: {
       url: input.url,
@@ -208,7 +208,9 @@ export const signalingMachine = setup({
       connectTimeout: input.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
       authTimeout: input.authTimeout ?? DEFAULT_AUTH_TIMEOUT,
       heartbeatOverride: { ...input.heartbeat },
+      /** Uniform in [0, 1), for jitter. */
       random: input.random ?? Math.random,
+      /** Ms since the epoch. */
       now: input.now ?? Date.now,
     },
     attempt: 0,
@@ -242,7 +244,12 @@ export const signalingMachine = setup({
     session: {
       entry: 'clearHandshake',
       exit: 'closeSocket',
-      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ url: context.config.url }) },
+      invoke: {
+        id: 'socket',
+        src: 'socket',
+        /** The socket dials the configured URL. */
+        input: ({ context }) => ({ url: context.config.url }),
+      },
       initial: 'connecting',
       on: {
         'SOCKET.CLOSE': [
@@ -293,6 +300,7 @@ export const signalingMachine = setup({
             signing: {
               invoke: {
                 src: 'signer',
+                /** The challenge to answer. */
                 input: ({ context }) => ({
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
                 }),
@@ -316,6 +324,7 @@ export const signalingMachine = setup({
             verifying: {
               invoke: {
                 src: 'verifier',
+                /** The handshake to check the server's proof against. */
                 input: ({ context }) => ({
                   ok: context.ok as NonNullable<typeof context.ok>,
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
@@ -389,4 +398,5 @@ export const signalingMachine = setup({
   },
 });
 
+/** The type of {@link signalingMachine}, e.g. for `Actor<SignalingMachine>`. */
 export type SignalingMachine = typeof signalingMachine;

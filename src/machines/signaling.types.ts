@@ -58,14 +58,21 @@ export interface SignalingInput {
 
 /** What the input fixed; never changes while the actor lives. */
 export interface SignalingConfig {
+  /** The URL dialed. */
   url: string;
+  /** The server key to insist on, if pinned. */
   pinnedKey: string | undefined;
+  /** The backoff options with defaults filled in. */
   backoff: ResolvedBackoff;
+  /** Ms for the socket to open. */
   connectTimeout: number;
+  /** Ms for the challenge, and again for the verdict. */
   authTimeout: number;
+  /** The heartbeat settings that override the server's. */
   heartbeatOverride: Partial<HeartbeatSettings>;
-  /** Injected sources; functions, so they never show in a serialized snapshot. */
+  /** Uniform in [0, 1) for jitter (a function, so it never shows in a serialized snapshot). */
   random: () => number;
+  /** Ms since the epoch. */
   now: () => number;
 }
 
@@ -139,6 +146,7 @@ export type InternalEvent =
   | { type: 'SESSION.ABORT'; code: number; reason: ReconnectReason }
   | { type: 'SESSION.FAIL'; code: number; reason: FailureReason };
 
+/** Every event the chart takes. */
 export type SignalingEvent = ControlEvent | SocketEvent | InternalEvent;
 
 /** Commands the chart sends to the socket service. */
@@ -154,17 +162,26 @@ export type SocketCommand =
 
 /** What the socket service is invoked with. */
 export interface SocketInput {
+  /** The ws: / wss: URL to dial. */
   url: string;
 }
 
+/** What the signer service is invoked with: the challenge to answer (the identity stays in the service). */
 export interface SignerInput {
+  /** The server's `auth.challenge`, already validated. */
   challenge: AuthChallenge;
 }
 
+/** What the verifier service is invoked with: the handshake so far, to check the server's proof against. */
 export interface VerifierInput {
+  /** The server's `auth.ok`, carrying its signature over the transcript. */
   ok: AuthOk;
+  /** The challenge this session answered. */
   challenge: AuthChallenge;
+  /** The `auth.response` this client sent. */
   response: AuthResponse;
+  /** The URL dialed: the transcript's origin. */
   url: string;
+  /** The server key the client pins, if any. */
   pinnedKey: string | undefined;
 }

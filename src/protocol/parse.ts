@@ -12,6 +12,7 @@ import {
 } from './constants.js';
 import type { ApplicationMessage, ClientMessage, Sender, ServerMessage } from './messages.js';
 
+/** How {@link parseFrame} reads a frame. */
 export interface ParseOptions {
   /** Who sent the frame. */
   sender: Sender;
@@ -19,10 +20,12 @@ export interface ParseOptions {
   maxBytes?: number;
 }
 
+/** A valid message from `S`: a protocol message that side sends, or an application message. */
 export type ParsedMessage<S extends Sender> =
   | (S extends 'server' ? ServerMessage : ClientMessage)
   | ApplicationMessage;
 
+/** The outcome of parsing: the message, or a typed error carrying its close code. */
 export type ParseResult<S extends Sender> =
   | { ok: true; message: ParsedMessage<S> }
   | { ok: false; error: SignalingError };

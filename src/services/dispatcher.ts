@@ -19,6 +19,7 @@ export interface QueueOptions {
   maxAge?: number;
 }
 
+/** The send queue's bounds while not connected: 1000 messages, 1 MiB, 60 s. */
 export const DEFAULT_QUEUE: Readonly<Required<QueueOptions>> = Object.freeze({
   maxMessages: 1000,
   maxBytes: 1024 * 1024,
@@ -27,7 +28,9 @@ export const DEFAULT_QUEUE: Readonly<Required<QueueOptions>> = Object.freeze({
 
 /** setTimeout/clearTimeout, injectable so tests run on XState's `SimulatedClock`. */
 export interface TimerClock {
+  /** Calls `fn` after `ms`; returns an id for `clearTimeout`. */
   setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
+  /** Cancels a timer set by `setTimeout`. */
   clearTimeout(id: unknown): void;
 }
 

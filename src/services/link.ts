@@ -14,6 +14,7 @@ export interface Channel {
   readonly maxMessageBytes: number;
 }
 
+/** What the socket service calls on the facade's side (implemented by the `Dispatcher`). */
 export interface Link {
   /** The session is authenticated and the server verified: application frames may flow. */
   attach(channel: Channel): void;

@@ -4,6 +4,7 @@ import type { SignerInput } from '../machines/signaling.types.js';
 import { createAuthResponse } from '../protocol/auth.js';
 import type { AuthResponse } from '../protocol/messages.js';
 
+/** What {@link createSignerService} is built from. */
 export interface SignerServiceOptions {
   /** Who signs. Only its public key and signatures ever leave it; the machine never sees it. */
   identity: Signer;

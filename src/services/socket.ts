@@ -9,16 +9,24 @@ import type { Channel, Link } from './link.js';
 /** The parts of a WebSocket (browser or `ws`) this service uses. */
 export interface WebSocketLike {
   readonly readyState: number;
+  /** Called once the connection is open. */
   onopen: ((event: unknown) => void) | null;
+  /** Called once the connection has closed, with the close code and reason. */
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** Called on an error (a close event follows). */
   onerror: ((event: unknown) => void) | null;
+  /** Called with each frame received. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Writes one text frame. */
   send(data: string): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
 }
 
+/** A WebSocket class, e.g. the browser's `WebSocket` or `ws`. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+/** What {@link createSocketService} is built from; all optional. */
 export interface SocketServiceOptions {
   /** The WebSocket class: `ws` in Node, the platform's in browsers (via isomorphic-ws) by default. */
   WebSocket?: WebSocketConstructor;
