@@ -24,8 +24,8 @@ import type {
 import { normalizeOrigin } from './protocol/origin.js';
 import type { ParsedMessage } from './protocol/parse.js';
 import { Dispatcher, type QueueOptions, type TimerClock } from './services/dispatcher.js';
-import { createSignerService } from './services/signer.js';
-import { createSocketService, type WebSocketConstructor } from './services/socket.js';
+import { authResponder } from './services/signer.js';
+import { socketCallback, type WebSocketConstructor } from './services/socket.js';
 import { validateIceServer } from './stun/index.js';
 
 /** Something with add/removeEventListener: `window` in browsers. */
@@ -128,20 +128,19 @@ export class SignalingClient {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
-    const machine = signalingMachine.provide({
-      actors: {
-        socket: createSocketService({
-          link: this.#dispatcher,
-          ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
-        }),
-        signer: createSignerService({
-          identity: options.identity,
-          url,
-          ...(options.now ? { now: options.now } : {}),
-        }),
-      },
-    });
-    const input: SignalingInput = { url };
+    // The services go in as input, not through machine.provide(): every client shares one machine.
+    const input: SignalingInput = {
+      url,
+      socket: socketCallback({
+        link: this.#dispatcher,
+        ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
+      }),
+      signer: authResponder({
+        identity: options.identity,
+        url,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    };
     if (options.serverKey !== undefined) input.serverKey = options.serverKey;
     if (options.backoff !== undefined) input.backoff = options.backoff;
     if (options.connectTimeout !== undefined) input.connectTimeout = options.connectTimeout;
@@ -149,7 +148,7 @@ export class SignalingClient {
     if (options.heartbeat !== undefined) input.heartbeat = options.heartbeat;
     if (options.random !== undefined) input.random = options.random;
     if (options.now !== undefined) input.now = options.now;
-    this.actor = createActor(machine, {
+    this.actor = createActor(signalingMachine, {
       input,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),

@@ -50,10 +50,17 @@ export * from './protocol/index.js';
 export type { TimerClock } from './services/dispatcher.js';
 export { DEFAULT_QUEUE, type QueueOptions } from './services/dispatcher.js';
 export type { Channel, Link } from './services/link.js';
-export { createSignerService, type SignerServiceOptions } from './services/signer.js';
+export {
+  type AuthResponder,
+  authResponder,
+  createSignerService,
+  type SignerServiceOptions,
+} from './services/signer.js';
 export {
   createSocketService,
+  type SocketCallback,
   type SocketServiceOptions,
+  socketCallback,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './services/socket.js';

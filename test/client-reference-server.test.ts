@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
+import { signalingMachine } from '../src/machines/signaling.machine.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
 import type { IceServer } from '../src/protocol/messages.js';
 import {
@@ -65,6 +66,8 @@ describe('SignalingClient against the reference server', () => {
     ]);
     expect(c.serverKey).toBe(s.publicKey);
     expect(c.sessionId).toEqual(expect.any(String));
+    // Services go in as input: every client runs the one machine (no per-client machine.provide()).
+    expect(c.actor.logic).toBe(signalingMachine);
     await c.disconnect();
     expect(c.state).toBe(ConnectionState.DISCONNECTED);
     expect(s.stats().connections).toBe(0);

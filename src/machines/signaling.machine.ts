@@ -25,10 +25,11 @@ import {
 
 type Ctx = { context: SignalingContext };
 
-function mustBeProvided(name: string) {
-  return () => {
-    throw new SignalingError('protocol', `the '${name}' actor must be provided with machine.provide()`);
-  };
+function mustBeProvided(name: string): never {
+  throw new SignalingError(
+    'protocol',
+    `the '${name}' actor must be provided with machine.provide() or its body given as input`,
+  );
 }
 
 /**
@@ -44,8 +45,13 @@ export const signalingMachine = setup({
     tags: {} as ConnectionState,
   },
   actors: {
-    socket: fromCallback<SocketCommand, SocketInput>(mustBeProvided('socket')),
-    signer: fromPromise<AuthResponse, SignerInput>(mustBeProvided('signer')),
+    // Run the bodies given as input (one machine shared by every client), unless provided instead.
+    socket: fromCallback<SocketCommand, SocketInput>((args) =>
+      args.input.open ? args.input.open(args) : mustBeProvided('socket'),
+    ),
+    signer: fromPromise<AuthResponse, SignerInput>(({ input }) =>
+      input.respond ? input.respond(input.challenge) : mustBeProvided('signer'),
+    ),
     verifier: fromPromise<VerifyServerProofResult, VerifierInput>(({ input }) =>
       verifyServerProof(input.ok, {
         challenge: input.challenge,
@@ -212,6 +218,10 @@ export const signalingMachine = setup({
       random: input.random ?? Math.random,
       /** Ms since the epoch. */
       now: input.now ?? Date.now,
+      /** The socket body, if given as input. */
+      socket: input.socket,
+      /** The signer body, if given as input. */
+      signer: input.signer,
     },
     attempt: 0,
     retryIn: undefined,
@@ -248,7 +258,7 @@ export const signalingMachine = setup({
         id: 'socket',
         src: 'socket',
         /** The socket dials the configured URL. */
-        input: ({ context }) => ({ url: context.config.url }),
+        input: ({ context }) => ({ url: context.config.url, open: context.config.socket }),
       },
       initial: 'connecting',
       on: {
@@ -303,6 +313,7 @@ export const signalingMachine = setup({
                 /** The challenge to answer. */
                 input: ({ context }) => ({
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
+                  respond: context.config.signer,
                 }),
                 onDone: { target: 'awaitingVerdict', actions: ['storeResponse', 'sendResponse'] },
                 onError: {

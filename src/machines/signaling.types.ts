@@ -6,6 +6,8 @@ import type {
   HeartbeatSettings,
   IceServer,
 } from '../protocol/messages.js';
+import type { AuthResponder } from '../services/signer.js';
+import type { SocketCallback } from '../services/socket.js';
 import type { BackoffOptions, ResolvedBackoff } from './backoff.js';
 
 /** The connection's state as the application sees it; each is a tag on the chart's states. */
@@ -54,6 +56,10 @@ export interface SignalingInput {
   random?: () => number;
   /** Ms since the epoch, for RTT. Default `Date.now`. */
   now?: () => number;
+  /** The socket service's body (`socketCallback`); otherwise the `socket` actor must be provided. */
+  socket?: SocketCallback;
+  /** Answers challenges (`authResponder`); otherwise the `signer` actor must be provided. */
+  signer?: AuthResponder;
 }
 
 /** What the input fixed; never changes while the actor lives. */
@@ -74,6 +80,9 @@ export interface SignalingConfig {
   random: () => number;
   /** Ms since the epoch. */
   now: () => number;
+  /** The socket and signer bodies given as input, if any (functions: never in a serialized snapshot). */
+  socket: SocketCallback | undefined;
+  signer: AuthResponder | undefined;
 }
 
 /**
@@ -164,12 +173,16 @@ export type SocketCommand =
 export interface SocketInput {
   /** The ws: / wss: URL to dial. */
   url: string;
+  /** The body to run, when the machine was given one as input rather than a provided actor. */
+  open?: SocketCallback | undefined;
 }
 
 /** What the signer service is invoked with: the challenge to answer (the identity stays in the service). */
 export interface SignerInput {
   /** The server's `auth.challenge`, already validated. */
   challenge: AuthChallenge;
+  /** The responder to use, when the machine was given one as input rather than a provided actor. */
+  respond?: AuthResponder | undefined;
 }
 
 /** What the verifier service is invoked with: the handshake so far, to check the server's proof against. */

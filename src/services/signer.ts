@@ -2,7 +2,7 @@ import { fromPromise } from 'xstate';
 import type { Signer } from '../identity/identity.js';
 import type { SignerInput } from '../machines/signaling.types.js';
 import { createAuthResponse } from '../protocol/auth.js';
-import type { AuthResponse } from '../protocol/messages.js';
+import type { AuthChallenge, AuthResponse } from '../protocol/messages.js';
 
 /** What {@link createSignerService} is built from. */
 export interface SignerServiceOptions {
@@ -21,13 +21,16 @@ export interface SignerServiceOptions {
  * closure, so no snapshot, event or inspector stream can reach it.
  */
 export function createSignerService(options: SignerServiceOptions) {
+  const respond = authResponder(options);
+  return fromPromise<AuthResponse, SignerInput>(({ input }) => respond(input.challenge));
+}
+
+/** Answers a challenge with an `auth.response`: the body of {@link createSignerService}, for the machine's `sign` input. */
+export type AuthResponder = (challenge: AuthChallenge) => Promise<AuthResponse>;
+
+/** The signer's body as a plain function (the identity stays in its closure). */
+export function authResponder(options: SignerServiceOptions): AuthResponder {
   const { identity, url, now, random } = options;
-  return fromPromise<AuthResponse, SignerInput>(({ input }) =>
-    createAuthResponse(input.challenge, {
-      identity,
-      origin: url,
-      ...(now ? { now } : {}),
-      ...(random ? { random } : {}),
-    }),
-  );
+  const extra = { ...(now ? { now } : {}), ...(random ? { random } : {}) };
+  return (challenge) => createAuthResponse(challenge, { identity, origin: url, ...extra });
 }

@@ -1,5 +1,5 @@
 import DefaultWebSocket from 'isomorphic-ws';
-import { fromCallback } from 'xstate';
+import { type CallbackLogicFunction, fromCallback } from 'xstate';
 import { SignalingError } from '../errors.js';
 import type { SocketCommand, SocketEvent, SocketInput } from '../machines/signaling.types.js';
 import { CloseCode, PRE_AUTH_MAX_BYTES } from '../protocol/constants.js';
@@ -47,17 +47,29 @@ type NodeWs = WebSocketLike & {
   terminate(): void;
 };
 
+/** The socket service's body: what a callback actor runs for one socket (see {@link createSocketService}). */
+export type SocketCallback = CallbackLogicFunction<SocketCommand, SocketEvent, SocketInput>;
+
 /**
  * The socket as a callback actor. It lives as long as the chart's `session` state, reports control
  * frames as events, and hands application frames straight to the link. Frame limits are enforced
  * here: inbound before parsing (close 1009), outbound before writing (a local `too-large` error).
  */
 export function createSocketService(options: SocketServiceOptions = {}) {
+  return fromCallback<SocketCommand, SocketInput>(socketCallback(options));
+}
+
+/**
+ * The body of {@link createSocketService}, for the machine's `socket` input: a client hands it to
+ * the chart this way rather than through `machine.provide()`, which would build a new machine (and
+ * redo its lazily computed transition tables on the first connect) for every client.
+ */
+export function socketCallback(options: SocketServiceOptions = {}): SocketCallback {
   const Ctor = options.WebSocket ?? (DefaultWebSocket as unknown as WebSocketConstructor);
   const link = options.link;
   const closeTimeout = options.closeTimeout ?? 2000;
 
-  return fromCallback<SocketCommand, SocketInput>(({ input, sendBack, receive }) => {
+  return ({ input, sendBack, receive }) => {
     let stopped = false;
     let ended = false;
     let closing = false;
@@ -229,5 +241,5 @@ export function createSocketService(options: SocketServiceOptions = {}) {
       closeWith(CloseCode.NORMAL, '');
       if (ws.readyState === CLOSED) end();
     };
-  });
+  };
 }
