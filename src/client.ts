@@ -204,7 +204,7 @@ export class SignalingClient {
   async disconnect(): Promise<void> {
     this.#listen(false);
     this.actor.send({ type: 'DISCONNECT' });
-    this.#dispatcher.rejectAll(new SignalingError('closed', 'the client was disconnected'));
+    this.#dispatcher.rejectAll(() => new SignalingError('closed', 'the client was disconnected'));
     await this.#dispatcher.whenIdle();
   }
 
@@ -247,7 +247,7 @@ export class SignalingClient {
     this.#current = state;
     if (state === ConnectionState.FAILED) {
       this.#dispatcher.rejectAll(
-        new SignalingError('closed', `the connection failed (${snapshot.context.reason ?? 'unknown'})`),
+        () => new SignalingError('closed', `the connection failed (${snapshot.context.reason ?? 'unknown'})`),
       );
     }
     const { reason, retryIn, closeCode } = snapshot.context;

@@ -291,13 +291,18 @@ export class Dispatcher implements Link {
     });
   }
 
-  /** Rejects everything queued or awaiting an ack (the client was told to stop, or failed). */
-  rejectAll(error: SignalingError): void {
+  /**
+   * Rejects everything queued or awaiting an ack (the client was told to stop, or failed). Takes a
+   * factory: an error (its stack trace) is built only when something waits.
+   */
+  rejectAll(error: SignalingError | (() => SignalingError)): void {
+    this.#cancelExpiry();
+    if (this.#unacked.size === 0 && this.#queue.length === 0) return;
+    if (typeof error === 'function') error = error();
     const entries = [...this.#unacked.values(), ...this.#queue];
     this.#unacked.clear();
     this.#queue.length = 0;
     this.#queuedBytes = 0;
-    this.#cancelExpiry();
     for (const entry of entries) entry.reject(error);
   }
 
