@@ -176,9 +176,18 @@ export async function createServerProof(options: ServerProofOptions): Promise<st
     clientNonce: decodeBase64url(response.clientNonce, NONCE_BYTES, 'clientNonce'),
     issuedAt: response.issuedAt,
     clientPublicKey: decodeBase64url(response.publicKey, KEY_BYTES, 'publicKey'),
-    serverPublicKey: decodeBase64url(options.identity.publicKey, KEY_BYTES, 'server public key'),
+    serverPublicKey: serverKeyBytes(options.identity.publicKey),
   });
   return encodeBase64url(await options.identity.sign(bytes));
+}
+
+// A server signs every proof with one identity: its key is decoded once, not per handshake.
+let lastServerKey: { text: string; bytes: Uint8Array } | undefined;
+function serverKeyBytes(text: string): Uint8Array {
+  if (lastServerKey?.text !== text) {
+    lastServerKey = { text, bytes: decodeBase64url(text, KEY_BYTES, 'server public key') };
+  }
+  return lastServerKey.bytes;
 }
 
 /** What the client checks `auth.ok` against in {@link verifyServerProof}. */

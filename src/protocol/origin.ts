@@ -7,6 +7,23 @@ import { SignalingError } from '../errors.js';
  * @throws SignalingError `invalid-origin`
  */
 export function normalizeOrigin(url: string | URL): string {
+  // A server normalizes its few configured origins on every handshake: remembering the answer for a
+  // string spares a URL parse each time (the result depends on the string alone).
+  const known = typeof url === 'string' ? normalized.get(url) : undefined;
+  if (known !== undefined) return known;
+  const origin = parseOrigin(url);
+  if (typeof url === 'string') {
+    if (normalized.size >= MAX_REMEMBERED) normalized.clear();
+    normalized.set(url, origin);
+  }
+  return origin;
+}
+
+/** Bounds the memo: clients dial one or two URLs and servers have at most 8 origins. */
+const MAX_REMEMBERED = 64;
+const normalized = new Map<string, string>();
+
+function parseOrigin(url: string | URL): string {
   let parsed: URL;
   try {
     parsed = new URL(String(url));
