@@ -72,7 +72,8 @@ export class Connection implements Peer {
   constructor(
     private readonly ctx: ServerContext,
     private readonly ws: WebSocket,
-    private readonly request: IncomingMessage,
+    /** Only the handshake's hooks read it: dropped once it is over, so an idle session does not hold it. */
+    private request: IncomingMessage | undefined,
     /** The rate limiter's key for this socket (normally its remote address). */
     readonly address: string,
   ) {
@@ -157,6 +158,7 @@ export class Connection implements Peer {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
+    this.request = undefined;
     if (wasOpen) {
       this.ctx.sessions.remove(this);
       this.ctx.presence.removePeer(this);
@@ -238,7 +240,7 @@ export class Connection implements Peer {
     const context: AuthContext = {
       origin: result.origin,
       remoteAddress: this.address,
-      request: this.request,
+      request: this.request as IncomingMessage,
     };
     if (options.authorize && !(await this.askAuthorize(result.publicKey, context))) {
       if (this.state === 'verifying') this.refuse('denied', 'denied');
@@ -246,21 +248,23 @@ export class Connection implements Peer {
     }
     if (this.state !== 'verifying') return;
 
-    const [signature, iceServers] = await Promise.all([
-      createServerProof({
-        identity: options.identity,
-        origin: result.origin,
-        nonce: this.nonce,
-        response: result.response,
-      }),
-      this.askIceServers(result.publicKey, context),
-    ]);
+    const proof = createServerProof({
+      identity: options.identity,
+      origin: result.origin,
+      nonce: this.nonce,
+      response: result.response,
+    });
+    // Without an iceServers hook there is nothing to wait for alongside the proof.
+    const [signature, iceServers] = options.iceServers
+      ? await Promise.all([proof, this.askIceServers(result.publicKey, context)])
+      : [await proof, undefined];
     if (this.state !== 'verifying') return;
     this.accept(result.response, signature, iceServers);
   }
 
   private accept(response: AuthResponse, signature: string, iceServers: IceServer[] | undefined): void {
     this.state = 'open';
+    this.request = undefined;
     this.publicKey = response.publicKey;
     this.sessionId = encodeBase64url(serverRandomBytes(16));
     this.ws.send(
