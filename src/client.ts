@@ -26,7 +26,6 @@ import type { ParsedMessage } from './protocol/parse.js';
 import { Dispatcher, type QueueOptions, type TimerClock } from './services/dispatcher.js';
 import { authResponder } from './services/signer.js';
 import { socketCallback, type WebSocketConstructor } from './services/socket.js';
-import { validateIceServer } from './stun/index.js';
 
 /** Something with add/removeEventListener: `window` in browsers. */
 export interface EventTargetLike {
@@ -115,9 +114,6 @@ export class SignalingClient {
   readonly #listeners = new Set<StateChangeListener>();
   readonly #globalEvents: EventTargetLike | undefined;
   #current: ConnectionState = ConnectionState.DISCONNECTED;
-  /** The `auth.ok` iceServers last seen, and the valid entries of it. */
-  #iceRaw: unknown;
-  #ice: IceServer[] | undefined;
   #listening = false;
 
   constructor(options: SignalingClientOptions) {
@@ -179,11 +175,11 @@ export class SignalingClient {
   }
 
   /**
-   * The ICE servers the server handed this client in its last `auth.ok`, if any: only the entries that
-   * pass `validateIceServer` (each one dropped is reported with `console.warn`, never failing the session).
+   * The ICE servers the server handed this client in its last `auth.ok`, if any. The reference server
+   * sends only entries that pass `validateIceServers`; with another server, run them through it first.
    */
   get iceServers(): IceServer[] | undefined {
-    return this.#ice;
+    return this.actor.getSnapshot().context.iceServers;
   }
 
   /** The id the server gave the current (or last) session in `auth.ok`. */
@@ -236,11 +232,6 @@ export class SignalingClient {
   }
 
   #onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
-    const ice = snapshot.context.iceServers;
-    if (ice !== this.#iceRaw) {
-      this.#iceRaw = ice;
-      this.#ice = ice && validIceServers(ice);
-    }
     const state = STATES.find((s) => snapshot.hasTag(s)) ?? ConnectionState.DISCONNECTED;
     if (state === this.#current) return;
     const previous = this.#current;
@@ -286,23 +277,6 @@ export class SignalingClient {
     target[method]('offline', this.#onOffline);
     this.#document()?.[method]?.('visibilitychange', this.#onVisibility);
   }
-}
-
-/**
- * The entries of a server's `iceServers` that a browser would accept. One bad entry (a typo in the
- * server's configuration) should not cost the others, nor the session: it is dropped and reported.
- */
-function validIceServers(list: unknown[]): IceServer[] {
-  const valid: IceServer[] = [];
-  list.forEach((entry, i) => {
-    try {
-      valid.push(validateIceServer(entry, `iceServers[${i}]`));
-    } catch (error) {
-      // The message names the entry and the fault, never a credential (IceServerError's contract).
-      console.warn(`signaling-actor: ignoring the server's ${(error as Error).message}`);
-    }
-  });
-  return valid;
 }
 
 /** Creates a client; call `connect()` to start. */

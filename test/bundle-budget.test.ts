@@ -5,7 +5,7 @@ import { ensureDist, ROOT } from './helpers/dist.js';
 
 /**
  * The budget gate itself (`npm run check:bundle`): it measures a real split bundle and its verdict
- * follows the budget. The 20 kB budget is enforced by `npm test` running the script, not here.
+ * follows the budget. The budget (DEFAULT_BUDGET in the script) is enforced by `npm test` running the script, not here.
  */
 
 interface Report {

@@ -12,6 +12,7 @@ import type {
   SignalOut,
 } from '../protocol/messages.js';
 import { validateMessage } from '../protocol/parse.js';
+import { validateIceServer } from '../stun/validate.js';
 import { keyPrefix, type Log } from './logger.js';
 import type { AuthContext, ResolvedOptions, SessionHandle } from './options.js';
 import type { Peer } from './peer.js';
@@ -302,11 +303,29 @@ export class Connection implements Peer {
     if (!this.ctx.options.iceServers) return undefined;
     try {
       const servers = await this.ctx.options.iceServers(publicKey, context);
-      return Array.isArray(servers) ? servers : undefined;
+      return Array.isArray(servers) ? this.validIceServers(servers) : undefined;
     } catch (error) {
       this.ctx.log.error({ connection: this.id, err: errorMessage(error) }, 'iceServers threw; sending none');
       return undefined;
     }
+  }
+
+  /**
+   * The entries a browser's RTCPeerConnection would accept. Checked here, at the source, so clients can
+   * hand `client.iceServers` to WebRTC as they are (and browsers do not carry the validator): one bad
+   * entry in the configuration is dropped and logged, never failing the others or the session.
+   */
+  private validIceServers(servers: unknown[]): IceServer[] {
+    const valid: IceServer[] = [];
+    servers.forEach((entry, i) => {
+      try {
+        valid.push(validateIceServer(entry, `iceServers[${i}]`));
+      } catch (error) {
+        // The message names the entry and the fault, never a credential (IceServerError's contract).
+        this.ctx.log.warn({ connection: this.id, err: errorMessage(error) }, 'iceServers entry dropped');
+      }
+    });
+    return valid;
   }
 
   /**
