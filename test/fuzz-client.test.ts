@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,8 @@ interface Case {
   done: Promise<string>;
   finish(what: string): void;
   used: boolean;
+  /** Dialed as `?case=id`: a late connection of an earlier case (a SYN retried after 1 s) is not this one's. */
+  id: number;
 }
 
 const CLIENT_CLOSE_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1009, 4008, 4010]);
@@ -32,9 +35,10 @@ const faults: unknown[] = [];
 const onFault = (e: unknown) => faults.push(e);
 
 /**
- * Several listening ports, used in turn: a long run (FUZZ_RUNS=100000) opens hundreds of loopback
- * connections a second, and one client→server address pair runs out of 4-tuples while closed ones sit
- * in TIME_WAIT (60 s, ~28k ephemeral ports).
+ * Several listening ports, used in turn: a long run (FUZZ_RUNS=100000) opens about a thousand loopback
+ * connections a second, and a reused client port can meet its old connection in TIME_WAIT, whose
+ * answer makes the new SYN wait a second; spreading over ports makes that rarer (and `?case=` keeps a
+ * late connection from being taken for the next case's).
  */
 const PORTS = 8;
 const servers: WebSocketServer[] = [];
@@ -78,10 +82,12 @@ beforeAll(async () => {
   url = urls[0] as string;
 });
 
-function onConnection(ws: WebSocket) {
+function onConnection(ws: WebSocket, request: IncomingMessage) {
   const c = current;
   ws.on('error', () => {});
-  if (c === undefined || c.used) return; // a reconnect within a case: stay silent
+  const id = Number(new URL(request.url ?? '/', 'ws://x').searchParams.get('case'));
+  // Another case's late connection, or a reconnect within this case: stay silent.
+  if (c === undefined || c.used || c.id !== id) return;
   c.used = true;
   ws.on('close', (code) => c.finish(`closed ${code}`));
   const nonce = crypto.getRandomValues(new Uint8Array(32));
@@ -136,10 +142,11 @@ async function run(stage: Stage, frames: Frame[]) {
   const done = new Promise<string>((resolve) => {
     finish = resolve;
   });
-  current = { stage, frames, done, finish, used: false };
-  url = urls[caseNo++ % urls.length] as string;
+  const id = caseNo++;
+  current = { stage, frames, done, finish, used: false, id };
+  url = urls[id % urls.length] as string;
   const client = createSignalingClient({
-    url,
+    url: `${url}?case=${id}`, // the query is not part of the origin the proofs cover
     identity: clientIdentity,
     serverKey: serverIdentity.publicKey,
     globalEvents: false,
