@@ -137,7 +137,8 @@ afterAll(async () => {
 });
 
 /** Runs one case against a fresh client; returns what happened. */
-async function run(stage: Stage, frames: Frame[]) {
+/** `patience`: the client's authTimeout and the case's wait, ms (a case ends sooner when something happens). */
+async function run(stage: Stage, frames: Frame[], patience = { auth: 150, quiet: 400 }) {
   let finish: (what: string) => void = () => {};
   const done = new Promise<string>((resolve) => {
     finish = resolve;
@@ -150,7 +151,7 @@ async function run(stage: Stage, frames: Frame[]) {
     identity: clientIdentity,
     serverKey: serverIdentity.publicKey,
     globalEvents: false,
-    authTimeout: 150,
+    authTimeout: patience.auth,
     backoff: { initialDelay: 10_000, maxDelay: 10_000 },
   });
   const states: ConnectionState[] = [];
@@ -168,7 +169,10 @@ async function run(stage: Stage, frames: Frame[]) {
     if (stage === 'before-verdict' && s !== 'authenticating' && s !== 'connecting') finish(`state ${s}`);
   });
   client.connect();
-  const outcome = await Promise.race([done, new Promise<string>((r) => setTimeout(() => r('quiet'), 400))]);
+  const outcome = await Promise.race([
+    done,
+    new Promise<string>((r) => setTimeout(() => r('quiet'), patience.quiet)),
+  ]);
   const seen = [...states]; // before disconnect() adds its own
   await client.disconnect();
   current = undefined;
@@ -253,7 +257,8 @@ describe('a running client against fuzzed server frames', () => {
       );
       await fc.assert(
         fc.asyncProperty(forged, async (frame) => {
-          const r = await run('before-verdict', [await forge(frame)]);
+          // Generous timeouts: a verdict slowed by a loaded machine must not pass for an auth timeout.
+          const r = await run('before-verdict', [await forge(frame)], { auth: 3000, quiet: 4000 });
           checkCommon(r);
           expect(r.states).not.toContain('connected');
           expect(r.outcome).toBe('state failed');
