@@ -10,6 +10,7 @@ import {
   type SignalingServer,
   type SignalingServerOptions,
 } from '../src/server/index.js';
+import { reach } from './helpers/client-watch.js';
 
 /** Integration against the reference server on loopback, real `ws` sockets. */
 
@@ -32,23 +33,6 @@ async function client(
   const c = createSignalingClient({ url, identity, globalEvents: false, ...options });
   cleanups.push(() => c.disconnect());
   return { client: c, identity };
-}
-
-function reach(c: SignalingClient, state: ConnectionState, timeout = 5000): Promise<void> {
-  if (c.state === state) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`still ${c.state}, waited for ${state}`));
-    }, timeout);
-    const off = c.onStateChange((s) => {
-      if (s === state) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
 }
 
 describe('SignalingClient against the reference server', () => {

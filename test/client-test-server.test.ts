@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
-import type { ConnectionState } from '../src/machines/signaling.types.js';
+import { reach } from './helpers/client-watch.js';
 import { createTestServer, type Script, type TestServer } from './helpers/test-server.js';
 
 /** Integration with a scripted protocol-v1 server on loopback: the cases a well-behaved server never shows. */
@@ -27,23 +27,6 @@ async function setup(
   });
   cleanups.push(() => client.disconnect());
   return { server, client };
-}
-
-function reach(c: SignalingClient, state: ConnectionState, timeout = 5000): Promise<void> {
-  if (c.state === state) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`still ${c.state}, waited for ${state}`));
-    }, timeout);
-    const off = c.onStateChange((s) => {
-      if (s === state) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
 }
 
 const RECONNECT = [1000, 1001, 1011, 1012, 1013, 4008];

@@ -6,7 +6,7 @@ import nacl from 'tweetnacl';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createActor, fromCallback, type InspectionEvent, SimulatedClock, waitFor } from 'xstate';
-import { createSignalingClient, type SignalingClient } from '../src/client.js';
+import { createSignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import { createConsoleInspector } from '../src/inspect/console-inspector.js';
 import { signalingMachine } from '../src/machines/signaling.machine.js';
@@ -21,28 +21,12 @@ import { decodeBase64url, encodeBase64url } from '../src/protocol/base64url.js';
 import type { AuthChallenge, AuthResponse } from '../src/protocol/messages.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import { createSignerService } from '../src/services/signer.js';
+import { reach } from './helpers/client-watch.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function reach(c: SignalingClient, state: ConnectionState, timeout = 5000): Promise<void> {
-  if (c.state === state) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`still ${c.state}, waited for ${state}`));
-    }, timeout);
-    const off = c.onStateChange((s) => {
-      if (s === state) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
-}
 
 function randomSeed(): Uint8Array {
   const seed = new Uint8Array(32);

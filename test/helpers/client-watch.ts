@@ -53,3 +53,21 @@ export function watch(client: SignalingClient): Watch {
     },
   };
 }
+
+/** Resolves when `c` is (or next becomes) `state`; rejects after `timeout` ms naming where it stayed. */
+export function reach(c: SignalingClient, state: ConnectionState, timeout = 5000): Promise<void> {
+  if (c.state === state) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`still ${c.state}, waited for ${state}`));
+    }, timeout);
+    const off = c.onStateChange((s) => {
+      if (s === state) {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  });
+}

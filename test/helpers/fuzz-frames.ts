@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { RESERVED_TYPES } from '../../src/protocol/constants.js';
 
 /**
  * fast-check arbitraries for hostile WebSocket frames: random text and bytes, JSON that is almost a
@@ -19,25 +20,7 @@ export function fuzzTimeout(runs: number, msPerCase: number): number {
   return Math.max(20_000, runs * msPerCase * 3);
 }
 
-const TYPES = [
-  'auth.challenge',
-  'auth.response',
-  'auth.ok',
-  'auth.error',
-  'ping',
-  'pong',
-  'ack',
-  'error',
-  'presence',
-  'presence.subscribe',
-  'presence.unsubscribe',
-  'signal',
-  'chat',
-  '',
-  'auth.',
-  '__proto__',
-  'constructor',
-];
+const TYPES = [...RESERVED_TYPES, 'chat', '', 'auth.', '__proto__', 'constructor'];
 
 const b64 = (n: number) =>
   fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b).toString('base64url'));
