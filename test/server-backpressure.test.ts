@@ -1,27 +1,11 @@
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
-import {
-  createSignalingServer,
-  type LogFields,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from '../src/server/index.js';
+import type { LogFields } from '../src/server/index.js';
 import { authenticate, type Frame, type RawClient } from './helpers/server-client.js';
+import { serverFixture } from './helpers/server-fixture.js';
 
-const servers: SignalingServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: Partial<SignalingServerOptions> = {}): Promise<SignalingServer> {
-  const server = await createSignalingServer({ identity: await Identity.generate(), port: 0, ...options });
-  servers.push(server);
-  return server;
-}
+const { servers, clients, start } = serverFixture();
 
 /** The TCP socket under a `ws` client, to stop reading from it. */
 function tcp(client: RawClient): Socket {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
 import {
   type AuthChallenge,
@@ -9,32 +9,10 @@ import {
   transcript,
   verifyServerProof,
 } from '../src/protocol/index.js';
-import {
-  createSignalingServer,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from '../src/server/index.js';
 import { authenticate, RawClient } from './helpers/server-client.js';
+import { serverFixture } from './helpers/server-fixture.js';
 
-const servers: SignalingServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: Partial<SignalingServerOptions> = {}): Promise<SignalingServer> {
-  const server = await createSignalingServer({
-    identity: await Identity.generate(),
-    host: '127.0.0.1',
-    port: 0,
-    rateLimit: false,
-    ...options,
-  });
-  servers.push(server);
-  return server;
-}
+const { clients, start } = serverFixture({ host: '127.0.0.1', rateLimit: false });
 
 async function open(url: string): Promise<{ client: RawClient; challenge: AuthChallenge }> {
   const client = await RawClient.open(url);

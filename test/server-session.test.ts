@@ -1,25 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
-import {
-  createSignalingServer,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from '../src/server/index.js';
+import type { SignalingServer } from '../src/server/index.js';
 import { type AuthenticatedClient, authenticate, RawClient } from './helpers/server-client.js';
+import { serverFixture } from './helpers/server-fixture.js';
 
-const servers: SignalingServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: Partial<SignalingServerOptions> = {}): Promise<SignalingServer> {
-  const server = await createSignalingServer({ identity: await Identity.generate(), port: 0, ...options });
-  servers.push(server);
-  return server;
-}
+const { servers, clients, start } = serverFixture();
 
 async function join(server: SignalingServer, identity?: Identity): Promise<AuthenticatedClient> {
   const peer = await authenticate(server.url, identity ? { identity } : {});
