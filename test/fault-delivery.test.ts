@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
 import type { SignalIn } from '../src/protocol/messages.js';
+import { cleanupsFailingOnUnhandled } from './helpers/case-cleanup.js';
 import { watch } from './helpers/client-watch.js';
 import { createFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { type ServerProcess, startServerProcess } from './helpers/server-process.js';
@@ -14,21 +15,7 @@ import { type ServerProcess, startServerProcess } from './helpers/server-process
  * subscribers once.
  */
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await new Promise((r) => setTimeout(r, 20));
-  expect(unhandled).toEqual([]);
-});
+const cleanups = cleanupsFailingOnUnhandled();
 
 interface Peer {
   client: SignalingClient;

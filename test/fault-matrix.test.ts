@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import type { WebSocketConstructor } from '../src/services/socket.js';
+import { cleanupsFailingOnUnhandled } from './helpers/case-cleanup.js';
 import { watch } from './helpers/client-watch.js';
 import { ROOT } from './helpers/dist.js';
 import { createFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
@@ -19,22 +20,7 @@ import { createTestServer } from './helpers/test-server.js';
  * rejection anywhere.
  */
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  // Let rejections from the case's last ticks surface before judging.
-  await new Promise((r) => setTimeout(r, 20));
-  expect(unhandled).toEqual([]);
-});
+const cleanups = cleanupsFailingOnUnhandled();
 
 const CLIENT_EXIT = join(ROOT, 'test/fixtures/client-exit.js');
 const FAST_BACKOFF = { initialDelay: 50, maxDelay: 200 };
