@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 
 /**
@@ -27,7 +27,10 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /** Bundles a browser entry (TypeScript allowed) the way an app's bundler would. */
-export async function bundle(entry: string): Promise<string> {
+export async function bundle(
+  entry: string,
+  options: Pick<BuildOptions, 'plugins' | 'tsconfigRaw'> = {},
+): Promise<string> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -36,6 +39,7 @@ export async function bundle(entry: string): Promise<string> {
     target: 'es2022',
     write: false,
     logLevel: 'silent',
+    ...options,
   });
   return result.outputFiles[0]?.text ?? '';
 }

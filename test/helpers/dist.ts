@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { bundle } from './browser.js';
 
 /**
  * Tests of what users get: the compiled `dist/`, not `src/`. `npm test` builds before vitest; run alone,
@@ -42,16 +43,6 @@ const useDist: Plugin = {
 /** Bundles a browser page entry against the built package, for Chromium. */
 export async function bundleAgainstDist(entry: string): Promise<string> {
   ensureDist();
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-    tsconfigRaw: {}, // ignore tsconfig `paths` (they map the package name to src for the type checker)
-    plugins: [useDist],
-  });
-  return result.outputFiles[0]?.text ?? '';
+  // Ignore tsconfig `paths` (they map the package name to src for the type checker).
+  return bundle(entry, { tsconfigRaw: {}, plugins: [useDist] });
 }
