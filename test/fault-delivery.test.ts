@@ -7,6 +7,7 @@ import { cleanupsFailingOnUnhandled } from './helpers/case-cleanup.js';
 import { watch } from './helpers/client-watch.js';
 import { createFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { until } from './helpers/until.js';
 
 /**
  * Nothing lost, against the reference server as a real process: a relayed `signal` resolves on the ack,
@@ -58,18 +59,6 @@ async function world(proxies = 0): Promise<{ s: ServerProcess; proxy: FaultProxy
   cleanups.push(() => s.stop());
   for (const p of proxy) p.target = s.port;
   return { s, proxy };
-}
-
-function until(check: () => boolean, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
 }
 
 describe('send of a signal through the reference server', () => {

@@ -12,6 +12,7 @@ import { ROOT } from './helpers/dist.js';
 import { createFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { freePort, type ServerProcess, startServerProcess } from './helpers/server-process.js';
 import { createTestServer } from './helpers/test-server.js';
+import { until as untilHolds } from './helpers/until.js';
 
 /**
  * The fault matrix: the reference server as a real process that is killed with SIGKILL and started again
@@ -64,17 +65,8 @@ async function hostile(
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, closeCodes };
 }
 
-function until(check: () => boolean, timeout = 3000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+/** The matrix's cases expect their conditions within 3 s. */
+const until = (check: () => boolean, timeout = 3000) => untilHolds(check, timeout);
 
 describe('the server process dies (kill -9) and comes back on the same port', () => {
   it('during connect: the upgrade hangs on a frozen server, SIGKILL → reconnecting (1006); restart → connected', async () => {
