@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
 import {
-  type AuthChallenge,
   type AuthOk,
   type AuthResponse,
   createAuthResponse,
@@ -11,6 +10,7 @@ import {
   verifyChallenge,
   verifyServerProof,
 } from '../src/protocol/index.js';
+import { challengeFrom } from './helpers/challenge.js';
 import { fromHex } from './helpers/ed25519-math.js';
 
 const ORIGIN = 'ws://127.0.0.1:4000/';
@@ -20,14 +20,7 @@ async function setup() {
   const server = await Identity.generate();
   const client = await Identity.generate();
   const nonce = crypto.getRandomValues(new Uint8Array(32));
-  const challenge: AuthChallenge = {
-    type: 'auth.challenge',
-    v: 1,
-    nonce: encodeBase64url(nonce),
-    serverKey: server.publicKey,
-    heartbeat: { interval: 25_000, timeout: 10_000 },
-    limits: { maxMessageBytes: 65_536 },
-  };
+  const challenge = challengeFrom(nonce, server.publicKey);
   const response = await createAuthResponse(challenge, { identity: client, origin: ORIGIN, now: () => NOW });
   const verifyOptions = { nonce, origins: [ORIGIN], serverKey: server.publicKey, now: NOW };
   return { server, client, nonce, challenge, response, verifyOptions };

@@ -9,6 +9,7 @@ import type { ConnectionState } from '../src/machines/signaling.types.js';
 import { createServerProof, verifyChallenge } from '../src/protocol/auth.js';
 import { encodeBase64url } from '../src/protocol/base64url.js';
 import type { AuthResponse } from '../src/protocol/messages.js';
+import { challengeFrom } from './helpers/challenge.js';
 import { type Frame, fuzzRuns, fuzzTimeout, hostileFrame } from './helpers/fuzz-frames.js';
 
 /**
@@ -52,14 +53,8 @@ let clientIdentity: Identity;
 let current: Case | undefined;
 
 function challengeFor(nonce: Uint8Array) {
-  return {
-    type: 'auth.challenge',
-    v: 1,
-    nonce: encodeBase64url(nonce),
-    serverKey: serverIdentity.publicKey,
-    heartbeat: { interval: 25_000, timeout: 10_000 },
-    limits: { maxMessageBytes: 65_536 },
-  };
+  // A plain record: the fuzzer mutates its fields freely.
+  return { ...challengeFrom(nonce, serverIdentity.publicKey) } as Record<string, unknown>;
 }
 
 function send(ws: WebSocket, frame: Frame) {

@@ -18,9 +18,10 @@ import {
 } from '../src/machines/signaling.types.js';
 import { createServerProof } from '../src/protocol/auth.js';
 import { decodeBase64url, encodeBase64url } from '../src/protocol/base64url.js';
-import type { AuthChallenge, AuthResponse } from '../src/protocol/messages.js';
+import type { AuthResponse } from '../src/protocol/messages.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import { createSignerService } from '../src/services/signer.js';
+import { challengeFrom } from './helpers/challenge.js';
 import { reach } from './helpers/client-watch.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -339,14 +340,7 @@ describe('createConsoleInspector', () => {
     actor.send({ type: 'CONNECT' });
     socket?.({ type: 'SOCKET.OPEN' });
     const nonce = new Uint8Array(32).fill(4);
-    const challenge: AuthChallenge = {
-      type: 'auth.challenge',
-      v: 1,
-      nonce: encodeBase64url(nonce),
-      serverKey: server.publicKey,
-      heartbeat: { interval: 25_000, timeout: 10_000 },
-      limits: { maxMessageBytes: 65_536 },
-    };
+    const challenge = challengeFrom(nonce, server.publicKey);
     socket?.({ type: 'AUTH.CHALLENGE', challenge });
     await waitFor(actor, (s) => s.matches({ session: { authenticating: 'awaitingVerdict' } }));
     const response = actor.getSnapshot().context.response as AuthResponse;

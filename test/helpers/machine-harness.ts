@@ -8,9 +8,10 @@ import type {
   SocketInput,
 } from '../../src/machines/signaling.types.js';
 import { createServerProof } from '../../src/protocol/auth.js';
-import { decodeBase64url, encodeBase64url } from '../../src/protocol/base64url.js';
+import { decodeBase64url } from '../../src/protocol/base64url.js';
 import type { AuthChallenge, AuthResponse } from '../../src/protocol/messages.js';
 import { createSignerService } from '../../src/services/signer.js';
+import { challengeFrom } from './challenge.js';
 
 /**
  * A real signaling actor on a `SimulatedClock`, whose socket is scripted: the test plays the server by
@@ -82,15 +83,7 @@ export async function harness(input: Partial<SignalingInput> = {}): Promise<Harn
   const challenge = async (overrides: Partial<AuthChallenge> = {}) => {
     const nonce = new Uint8Array(32);
     globalThis.crypto.getRandomValues(nonce);
-    const c: AuthChallenge = {
-      type: 'auth.challenge',
-      v: 1,
-      nonce: encodeBase64url(nonce),
-      serverKey: server.publicKey,
-      heartbeat: { interval: 25_000, timeout: 10_000 },
-      limits: { maxMessageBytes: 65_536 },
-      ...overrides,
-    };
+    const c = challengeFrom(nonce, server.publicKey, overrides);
     const s = socket();
     s.report({ type: 'AUTH.CHALLENGE', challenge: c });
     await waitFor(actor, (snap) => !snap.matches({ session: { authenticating: 'signing' } }));
