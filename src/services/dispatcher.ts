@@ -65,12 +65,12 @@ export class Dispatcher implements Link {
   readonly #unacked = new Map<string, Entry>();
   /**
    * Recently delivered signals, to drop a repeat (a resend after a reconnect): the ids seen per sender,
-   * and a ring of the last DEDUP_WINDOW (sender, id) pairs saying which to forget next. No string is
-   * built per signal: this runs for every relayed message.
+   * and a ring of the last DEDUP_WINDOW (sender, id) pairs, interleaved, saying which to forget next.
+   * No string is built per signal: this runs for every relayed message. The ring grows as signals
+   * come (a client that never receives one holds none of its 16 KiB).
    */
   readonly #seen = new Map<string, Set<string>>();
-  readonly #ringFrom: (string | undefined)[] = new Array(DEDUP_WINDOW);
-  readonly #ringId: (string | undefined)[] = new Array(DEDUP_WINDOW);
+  readonly #ring: string[] = [];
   #ringAt = 0;
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
   #all: Listener[] = [];
@@ -166,16 +166,19 @@ export class Dispatcher implements Link {
       return true;
     }
     ids.add(id);
-    const at = this.#ringAt;
-    const oldFrom = this.#ringFrom[at];
-    if (oldFrom !== undefined) {
-      const oldIds = this.#seen.get(oldFrom) as Set<string>;
-      oldIds.delete(this.#ringId[at] as string);
-      if (oldIds.size === 0) this.#seen.delete(oldFrom);
+    const ring = this.#ring;
+    if (ring.length < 2 * DEDUP_WINDOW) {
+      ring.push(from, id);
+      return false;
     }
-    this.#ringFrom[at] = from;
-    this.#ringId[at] = id;
-    this.#ringAt = at + 1 === DEDUP_WINDOW ? 0 : at + 1;
+    const at = this.#ringAt;
+    const oldFrom = ring[at] as string;
+    const oldIds = this.#seen.get(oldFrom) as Set<string>;
+    oldIds.delete(ring[at + 1] as string);
+    if (oldIds.size === 0) this.#seen.delete(oldFrom);
+    ring[at] = from;
+    ring[at + 1] = id;
+    this.#ringAt = at + 2 === 2 * DEDUP_WINDOW ? 0 : at + 2;
     return false;
   }
 
