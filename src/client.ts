@@ -111,7 +111,8 @@ export class SignalingClient {
   /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
   readonly actor: SignalingActor;
   readonly #dispatcher: Dispatcher;
-  readonly #listeners = new Set<StateChangeListener>();
+  /** Copy-on-write, like the dispatcher's subscribers (an empty Set costs 150 B per client). */
+  #listeners: StateChangeListener[] = [];
   readonly #globalEvents: EventTargetLike | undefined;
   #current: ConnectionState = ConnectionState.DISCONNECTED;
   #listening = false;
@@ -227,8 +228,10 @@ export class SignalingClient {
 
   /** Called on every change of `state`. Returns an unsubscribe. */
   onStateChange(listener: StateChangeListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (!this.#listeners.includes(listener)) this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
   }
 
   #onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
@@ -243,7 +246,7 @@ export class SignalingClient {
     }
     const { reason, retryIn, closeCode } = snapshot.context;
     const details: StateChangeDetails = { reason, retryIn, closeCode };
-    for (const listener of [...this.#listeners]) {
+    for (const listener of this.#listeners) {
       try {
         listener(state, previous, details);
       } catch (error) {
@@ -254,13 +257,11 @@ export class SignalingClient {
     }
   }
 
-  // Browser hints: offline → drop the dead socket now; online → retry now; visible → ping now.
-  readonly #onOnline = () => this.actor.send({ type: 'ONLINE' });
-  readonly #onOffline = () => this.actor.send({ type: 'OFFLINE' });
-  readonly #onVisibility = () => {
-    const doc = this.#document();
-    if (doc?.visibilityState === 'visible') this.actor.send({ type: 'VISIBLE' });
-  };
+  /**
+   * Browser hints: offline → drop the dead socket now; online → retry now; visible → ping now. Made on
+   * the first connect() with a target, so clients without one (Node) carry none of them.
+   */
+  #hints: [online: () => void, offline: () => void, visibility: () => void] | undefined;
 
   #document() {
     return (
@@ -272,10 +273,18 @@ export class SignalingClient {
     const target = this.#globalEvents;
     if (target === undefined || on === this.#listening) return;
     this.#listening = on;
+    this.#hints ??= [
+      () => this.actor.send({ type: 'ONLINE' }),
+      () => this.actor.send({ type: 'OFFLINE' }),
+      () => {
+        if (this.#document()?.visibilityState === 'visible') this.actor.send({ type: 'VISIBLE' });
+      },
+    ];
+    const [online, offline, visibility] = this.#hints;
     const method = on ? 'addEventListener' : 'removeEventListener';
-    target[method]('online', this.#onOnline);
-    target[method]('offline', this.#onOffline);
-    this.#document()?.[method]?.('visibilitychange', this.#onVisibility);
+    target[method]('online', online);
+    target[method]('offline', offline);
+    this.#document()?.[method]?.('visibilitychange', visibility);
   }
 }
 

@@ -185,4 +185,23 @@ describe('Dispatcher', () => {
     d.attach(next);
     expect(next.sent).toEqual([]);
   });
+
+  it('whenIdle waits for the sockets alive when asked, not for ones started later', async () => {
+    const d = new Dispatcher();
+    await d.whenIdle(); // none alive: at once
+    const endA = d.socketStarted();
+    const endB = d.socketStarted();
+    let idle = false;
+    void d.whenIdle().then(() => {
+      idle = true;
+    });
+    const endC = d.socketStarted(); // opened after the call: not waited for
+    endC();
+    endA();
+    await Promise.resolve();
+    expect(idle).toBe(false);
+    endB();
+    await Promise.resolve();
+    expect(idle).toBe(true);
+  });
 });

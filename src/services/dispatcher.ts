@@ -61,43 +61,48 @@ export class Dispatcher implements Link {
   #maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
   readonly #queue: Entry[] = [];
   #queuedBytes = 0;
-  /** Signals written and not yet acknowledged, by id, in send order: resent after re-authentication. */
-  readonly #unacked = new Map<string, Entry>();
+  // The maps and sets below are created on first use: thousands of clients in one process each hold
+  // only what they use (an empty Map or Set costs 150 B).
+  /**
+   * Signals written and not yet acknowledged, by id, in send order: resent after re-authentication.
+   * Starts as the shared empty NO_ENTRIES, which #trackUnacked (the one writer) replaces first.
+   */
+  #unacked = NO_ENTRIES;
   /**
    * Recently delivered signals, to drop a repeat (a resend after a reconnect): the ids seen per sender,
    * and a ring of the last DEDUP_WINDOW (sender, id) pairs, interleaved, saying which to forget next.
    * No string is built per signal: this runs for every relayed message. The ring grows as signals
    * come (a client that never receives one holds none of its 16 KiB).
    */
-  readonly #seen = new Map<string, Set<string>>();
-  readonly #ring: string[] = [];
+  #seen: Map<string, Set<string>> | undefined;
+  readonly #ring: (string | undefined)[] = [];
   #ringAt = 0;
   // Copy-on-write arrays: iterating an array per frame is cheaper than a Set's iterator.
   #all: Listener[] = [];
-  readonly #byType = new Map<string, Listener[]>();
+  #byType: Map<string, Listener[]> | undefined;
   /**
    * The presence keys subscribed to (as written to a socket, in order): the server keeps subscriptions
    * per socket, so each new session starts by subscribing to all of them again.
    */
-  readonly #watched = new Set<string>();
-  /** One promise per socket not yet fully closed. */
-  readonly #closing = new Set<Promise<void>>();
+  #watched: Set<string> | undefined;
+  /** Sockets started and not yet fully closed, and the sequence number of the last start or whenIdle(). */
+  #alive = 0;
+  #seq = 0;
+  /** whenIdle() callers: each waits for the `left` sockets that were alive when it asked (started before `at`). */
+  #idle: { at: number; left: number; resolve(): void }[] = [];
   #expiryTimer: unknown;
   readonly #limits: Required<QueueOptions>;
   readonly #clock: TimerClock;
   readonly #now: () => number;
 
   constructor(options: DispatcherOptions = {}) {
-    this.#limits = { ...DEFAULT_QUEUE, ...stripUndefined(options.queue ?? {}) };
+    this.#limits = options.queue ? { ...DEFAULT_QUEUE, ...stripUndefined(options.queue) } : DEFAULT_QUEUE;
     for (const [key, value] of Object.entries(this.#limits)) {
       if (!(typeof value === 'number' && value >= 0)) {
         throw new SignalingError('invalid-option', `queue.${key} must be a number ≥ 0`);
       }
     }
-    this.#clock = options.clock ?? {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-    };
+    this.#clock = options.clock ?? TIMERS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -114,14 +119,16 @@ export class Dispatcher implements Link {
   }
 
   subscribeType(type: string, listener: Listener): () => void {
-    this.#byType.set(type, [...(this.#byType.get(type) ?? []), listener]);
+    this.#byType ??= new Map();
+    const byType = this.#byType;
+    byType.set(type, [...(byType.get(type) ?? []), listener]);
     let subscribed = true;
     return () => {
       if (!subscribed) return;
       subscribed = false;
-      const rest = without(this.#byType.get(type) ?? [], listener);
-      if (rest.length > 0) this.#byType.set(type, rest);
-      else this.#byType.delete(type);
+      const rest = without(byType.get(type) ?? [], listener);
+      if (rest.length > 0) byType.set(type, rest);
+      else byType.delete(type);
     };
   }
 
@@ -152,33 +159,34 @@ export class Dispatcher implements Link {
     }
     const all = this.#all;
     for (let i = 0; i < all.length; i++) call(all[i] as Listener, message);
-    const typed = this.#byType.get(message.type);
+    const typed = this.#byType?.get(message.type);
     if (typed !== undefined) for (let i = 0; i < typed.length; i++) call(typed[i] as Listener, message);
   }
 
   /** True when (from, id) was delivered among the last DEDUP_WINDOW signals; else remembers it. */
   #isRepeat(from: string, id: string): boolean {
-    let ids = this.#seen.get(from);
+    this.#seen ??= new Map();
+    const seen = this.#seen;
+    let ids = seen.get(from);
     if (ids === undefined) {
       ids = new Set();
-      this.#seen.set(from, ids);
+      seen.set(from, ids);
     } else if (ids.has(id)) {
       return true;
     }
     ids.add(id);
     const ring = this.#ring;
-    if (ring.length < 2 * DEDUP_WINDOW) {
-      ring.push(from, id);
-      return false;
-    }
     const at = this.#ringAt;
-    const oldFrom = ring[at] as string;
-    const oldIds = this.#seen.get(oldFrom) as Set<string>;
-    oldIds.delete(ring[at + 1] as string);
-    if (oldIds.size === 0) this.#seen.delete(oldFrom);
+    // Past the end while the ring is still growing: undefined, and the writes below append.
+    const oldFrom = ring[at];
+    if (oldFrom !== undefined) {
+      const oldIds = seen.get(oldFrom) as Set<string>;
+      oldIds.delete(ring[at + 1] as string);
+      if (oldIds.size === 0) seen.delete(oldFrom);
+    }
     ring[at] = from;
     ring[at + 1] = id;
-    this.#ringAt = at + 2 === 2 * DEDUP_WINDOW ? 0 : at + 2;
+    this.#ringAt = (at + 2) % (2 * DEDUP_WINDOW);
     return false;
   }
 
@@ -224,22 +232,22 @@ export class Dispatcher implements Link {
     if (this.#channel === channel) this.#channel = undefined;
   }
 
+  // A count and sequence numbers rather than a promise per socket: nothing is allocated per connection
+  // unless someone waits. The socket service calls what socketStarted() returns once.
   socketStarted(): () => void {
-    let ended: () => void = () => {};
-    const closed = new Promise<void>((resolve) => {
-      ended = resolve;
-    });
-    this.#closing.add(closed);
+    const at = ++this.#seq;
+    this.#alive++;
     return () => {
-      this.#closing.delete(closed);
-      ended();
+      this.#alive--;
+      this.#idle = this.#idle.filter((w) => w.at < at || --w.left > 0 || void w.resolve());
     };
   }
 
   /** Resolves once every socket alive now has finished closing (not ones opened later). */
   whenIdle(): Promise<void> {
-    if (this.#closing.size === 0) return Promise.resolve();
-    return Promise.all([...this.#closing]).then(() => undefined);
+    const left = this.#alive;
+    const at = ++this.#seq;
+    return new Promise((resolve) => (left ? this.#idle.push({ at, left, resolve }) : resolve()));
   }
 
   // Sending
@@ -347,15 +355,17 @@ export class Dispatcher implements Link {
   }
 
   #remember([subscribe, keys]: [boolean, string[]]): void {
+    this.#watched ??= new Set();
+    const watched = this.#watched;
     for (const key of keys) {
-      if (subscribe) this.#watched.add(key);
-      else this.#watched.delete(key);
+      if (subscribe) watched.add(key);
+      else watched.delete(key);
     }
   }
 
   /** Subscribes the new session to every remembered key; false when the socket went away meanwhile. */
   #resubscribe(channel: Channel): boolean {
-    const keys = [...this.#watched];
+    const keys = [...(this.#watched ?? [])];
     for (let i = 0; i < keys.length; i += MAX_PRESENCE_KEYS) {
       const frame = { type: 'presence.subscribe', keys: keys.slice(i, i + MAX_PRESENCE_KEYS) };
       try {
@@ -398,6 +408,7 @@ export class Dispatcher implements Link {
   }
 
   #trackUnacked(entry: Entry): void {
+    if (this.#unacked === NO_ENTRIES) this.#unacked = new Map();
     this.#unacked.set(entry.signalId as string, entry);
     if (this.#expiryTimer === undefined) this.#scheduleExpiry();
   }
@@ -424,6 +435,15 @@ export class Dispatcher implements Link {
     }
   }
 }
+
+/** Every dispatcher's `#unacked` until its first signal: empty, and never written. */
+const NO_ENTRIES = new Map<string, Entry>();
+
+/** The platform's timers, shared by every dispatcher (wrapped: browsers want `setTimeout` called on `window`). */
+const TIMERS: TimerClock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
 
 /** Checks what the application may send; returns a signal's id. */
 function checkOutbound(message: unknown): string | undefined {
