@@ -74,8 +74,8 @@ export interface SignalingConfig {
   connectTimeout: number;
   /** Ms for the challenge, and again for the verdict. */
   authTimeout: number;
-  /** The heartbeat settings that override the server's. */
-  heartbeatOverride: Partial<HeartbeatSettings>;
+  /** The heartbeat settings that override the server's, if any. */
+  heartbeatOverride: Partial<HeartbeatSettings> | undefined;
   /** Uniform in [0, 1) for jitter (a function, so it never shows in a serialized snapshot). */
   random: () => number;
   /** Ms since the epoch. */
@@ -109,7 +109,7 @@ export interface SignalingContext {
   /** The close code of the last socket, when the server closed it. */
   closeCode: number | undefined;
 
-  /** This session's handshake (public values only: the secret stays in the signer). */
+  /** This session's handshake (public values only: the secret stays in the signer), until verified. */
   challenge: AuthChallenge | undefined;
   response: AuthResponse | undefined;
   ok: AuthOk | undefined;
