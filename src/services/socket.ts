@@ -41,9 +41,11 @@ const CLOSED = 3;
 /** Application frames a server sends between auth.ok and our verifying its proof: held, bounded. */
 const MAX_HELD = 1024;
 
-// `ws` (Node) offers an EventEmitter `message` event that skips building a MessageEvent per frame.
+// `ws` (Node) offers EventEmitter events: no MessageEvent built per frame, no wrapper per handler.
 type NodeWs = WebSocketLike & {
   on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void;
+  on(event: 'close', fn: (code: number, reason: unknown) => void): void;
+  on(event: 'open' | 'error', fn: () => void): void;
   terminate(): void;
 };
 
@@ -125,14 +127,6 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
       }
     };
 
-    const writeControl = (frame: object) => {
-      if (ws.readyState !== OPEN || closing) return;
-      const text = JSON.stringify(frame);
-      const limit = channel ? channel.maxMessageBytes : PRE_AUTH_MAX_BYTES;
-      if (text.length * 3 > limit && utf8Length(text) > limit) return;
-      ws.send(text);
-    };
-
     const onText = (data: unknown) => {
       if (closing) return;
       const result = parseFrame(data as string, { sender: 'server', maxBytes: inboundLimit });
@@ -177,19 +171,25 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
       }
     };
 
-    ws.onopen = () => report({ type: 'SOCKET.OPEN' });
-    ws.onerror = () => {
-      // Always followed by a close event, which is what the chart acts on.
-    };
-    ws.onclose = (event) => {
+    const opened = () => report({ type: 'SOCKET.OPEN' });
+    // `ws` hands the reason over as a Buffer, a browser as a string.
+    const closed = (code: number, reason: unknown) => {
       detach();
-      report({ type: 'SOCKET.CLOSE', code: event.code, reason: event.reason });
+      report({ type: 'SOCKET.CLOSE', code, reason: String(reason) });
       end();
     };
     const node = ws as Partial<NodeWs>;
     if (typeof node.on === 'function') {
+      // `ws`: its EventEmitter events, without the wrapper per handler its `onopen`-style setters build.
+      // An error is always followed by a close event, which is what the chart acts on.
+      node.on('open', opened);
+      node.on('error', ignore);
+      node.on('close', closed);
       node.on('message', (data, isBinary) => (isBinary ? onBinary() : onText(data.toString())));
     } else {
+      ws.onopen = opened;
+      ws.onerror = ignore;
+      ws.onclose = (event) => closed(event.code, event.reason);
       ws.onmessage = (event) => (typeof event.data === 'string' ? onText(event.data) : onBinary());
     }
     function onBinary() {
@@ -200,9 +200,14 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
 
     receive((command) => {
       switch (command.type) {
-        case 'SOCKET.SEND':
-          writeControl(command.frame);
+        case 'SOCKET.SEND': {
+          if (ws.readyState !== OPEN || closing) return;
+          const text = JSON.stringify(command.frame);
+          const limit = channel ? channel.maxMessageBytes : PRE_AUTH_MAX_BYTES;
+          if (text.length * 3 > limit && utf8Length(text) > limit) return;
+          ws.send(text);
           return;
+        }
         case 'SOCKET.PING':
           alivePending = true;
           return;
@@ -243,3 +248,5 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
     };
   };
 }
+
+function ignore() {}
