@@ -1,4 +1,4 @@
-import { SignalingError } from '../errors.js';
+import { isSignalingError, SignalingError } from '../errors.js';
 import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES, MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { ApplicationMessage } from '../protocol/messages.js';
 import { type ParsedMessage, utf8Length, validateMessage } from '../protocol/parse.js';
@@ -463,10 +463,6 @@ function call(listener: Listener, message: ParsedMessage<'server'>): void {
       throw error;
     });
   }
-}
-
-function isSignalingError(error: unknown, code: string): error is SignalingError {
-  return error instanceof SignalingError && error.code === code;
 }
 
 function asSignalingError(error: unknown): SignalingError {
