@@ -3,11 +3,7 @@ import { SignalingError } from './errors.js';
 import type { Signer } from './identity/identity.js';
 import type { BackoffOptions } from './machines/backoff.js';
 import { signalingMachine } from './machines/signaling.machine.js';
-import {
-  ConnectionState,
-  type FailureReason,
-  type ReconnectReason,
-} from './machines/signaling.types.js';
+import { ConnectionState, type FailureReason, type ReconnectReason } from './machines/signaling.types.js';
 import type {
   Ack,
   ApplicationMessage,
@@ -53,7 +49,7 @@ export interface SignalingClientOptions {
   queue?: QueueOptions;
   /** XState inspection (e.g. `@statelyai/inspect`'s `inspector.inspect`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-  /** A WebSocket class to use instead of isomorphic-ws. */
+  /** A WebSocket class to use instead of the default (`ws` on Node, the platform's in browsers). */
   WebSocket?: WebSocketConstructor;
   /** Timers for the chart and the queue (XState's `SimulatedClock` in tests). */
   clock?: TimerClock;
