@@ -1,24 +1,8 @@
 /**
  * Platform capabilities, found without importing any `node:` module, so that everything reachable from
- * the package's `.` entry stays browser-safe. On Node (≥ 20.16) `process.getBuiltinModule` hands us
- * `node:crypto`, whose synchronous Ed25519 is about twice as fast as WebCrypto's (measured in
- * `bench/sign`); elsewhere WebCrypto is used, and tweetnacl is loaded only where neither exists.
+ * the package's `.` entry stays browser-safe. On Node, `#node-crypto` gives node:crypto; elsewhere
+ * WebCrypto is used, and tweetnacl is loaded only where neither exists.
  */
-import type * as NodeCrypto from 'node:crypto';
-
-type NodeCryptoModule = typeof NodeCrypto;
-
-let nodeCryptoModule: NodeCryptoModule | null | undefined;
-
-/** `node:crypto` when running on Node (or Electron's main process), else `null`. */
-export function getNodeCrypto(): NodeCryptoModule | null {
-  if (nodeCryptoModule === undefined) {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    nodeCryptoModule = (proc?.getBuiltinModule?.('node:crypto') as NodeCryptoModule | undefined) ?? null;
-  }
-  return nodeCryptoModule;
-}
-
 /** WebCrypto's `SubtleCrypto`, or `null` outside a secure context. */
 export function getSubtle(): SubtleCrypto | null {
   return globalThis.crypto?.subtle ?? null;
