@@ -253,10 +253,6 @@ export class Dispatcher implements Link {
 
   // Sending
 
-  get connected(): boolean {
-    return this.#channel !== undefined;
-  }
-
   get queued(): number {
     return this.#queue.length;
   }

@@ -1,5 +1,5 @@
 import { type CallbackLogicFunction, fromCallback } from 'xstate';
-import { DefaultWebSocket } from '#web-socket';
+import { DefaultWebSocket, listen, terminateLater } from '#web-socket';
 import { SignalingError } from '../errors.js';
 import type { SocketCommand, SocketEvent, SocketInput } from '../machines/signaling.types.js';
 import { CloseCode, PRE_AUTH_MAX_BYTES } from '../protocol/constants.js';
@@ -41,13 +41,17 @@ const CLOSED = 3;
 /** Application frames a server sends between auth.ok and our verifying its proof: held, bounded. */
 const MAX_HELD = 1024;
 
-// `ws` (Node) offers EventEmitter events: no MessageEvent built per frame, no wrapper per handler.
-type NodeWs = WebSocketLike & {
-  on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void;
-  on(event: 'close', fn: (code: number, reason: unknown) => void): void;
-  on(event: 'open' | 'error', fn: () => void): void;
-  terminate(): void;
-};
+/** Arms a timer that drops a socket whose closing handshake never ends (`#web-socket`: Node `ws` only). */
+export type TerminateLater = (ws: WebSocketLike, ms: number) => ReturnType<typeof setTimeout> | undefined;
+
+/** Wires a socket's events to the service (`#web-socket`: `ws`'s EventEmitter on Node, `on*` elsewhere). */
+export type SocketListeners = (
+  ws: WebSocketLike,
+  open: () => void,
+  close: (code: number, reason: string) => void,
+  text: (data: string) => void,
+  binary: () => void,
+) => void;
 
 /** The socket service's body: what a callback actor runs for one socket (see {@link createSocketService}). */
 export type SocketCallback = CallbackLogicFunction<SocketCommand, SocketEvent, SocketInput>;
@@ -119,12 +123,7 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
       } catch {
         ws.close();
       }
-      const node = ws as Partial<NodeWs>;
-      if (typeof node.terminate === 'function') {
-        // A dead peer never answers the close frame; don't keep the process (or disconnect()) waiting.
-        terminateTimer = setTimeout(() => node.terminate?.(), closeTimeout);
-        (terminateTimer as { unref?: () => void }).unref?.();
-      }
+      terminateTimer = terminateLater(ws, closeTimeout);
     };
 
     const onText = (data: unknown) => {
@@ -171,27 +170,17 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
       }
     };
 
-    const opened = () => report({ type: 'SOCKET.OPEN' });
-    // `ws` hands the reason over as a Buffer, a browser as a string.
-    const closed = (code: number, reason: unknown) => {
-      detach();
-      report({ type: 'SOCKET.CLOSE', code, reason: String(reason) });
-      end();
-    };
-    const node = ws as Partial<NodeWs>;
-    if (typeof node.on === 'function') {
-      // `ws`: its EventEmitter events, without the wrapper per handler its `onopen`-style setters build.
-      // An error is always followed by a close event, which is what the chart acts on.
-      node.on('open', opened);
-      node.on('error', ignore);
-      node.on('close', closed);
-      node.on('message', (data, isBinary) => (isBinary ? onBinary() : onText(data.toString())));
-    } else {
-      ws.onopen = opened;
-      ws.onerror = ignore;
-      ws.onclose = (event) => closed(event.code, event.reason);
-      ws.onmessage = (event) => (typeof event.data === 'string' ? onText(event.data) : onBinary());
-    }
+    listen(
+      ws,
+      () => report({ type: 'SOCKET.OPEN' }),
+      (code, reason) => {
+        detach();
+        report({ type: 'SOCKET.CLOSE', code, reason });
+        end();
+      },
+      onText,
+      onBinary,
+    );
     function onBinary() {
       if (closing) return;
       closeWith(CloseCode.UNSUPPORTED_DATA, 'binary frame');
@@ -248,5 +237,3 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
     };
   };
 }
-
-function ignore() {}

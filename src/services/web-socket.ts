@@ -4,7 +4,40 @@
  * `imports`), the platform's own class, so no `ws` code reaches a browser bundle.
  */
 import WebSocket from 'ws';
-import type { WebSocketConstructor } from './socket.js';
+import type { SocketListeners, TerminateLater, WebSocketConstructor } from './socket.js';
+import { listen as listenOnProperties } from './web-socket.browser.js';
 
-/** `ws` (Node's fastest WebSocket client, with the `message` fast path the service uses). */
+/** `ws` (Node's fastest WebSocket client). */
 export const DefaultWebSocket = WebSocket as unknown as WebSocketConstructor | undefined;
+
+type Emitter = {
+  on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void;
+  on(event: 'close', fn: (code: number, reason: { toString(): string }) => void): void;
+  on(event: 'open' | 'error', fn: () => void): void;
+};
+
+/**
+ * `ws`'s own EventEmitter events: no MessageEvent built per frame, and none of the wrapper closures
+ * its `onopen`-style setters build per handler (0.6 KiB a socket). Other classes (injected): `on*`.
+ */
+export const listen: SocketListeners = (ws, open, close, text, binary) => {
+  const node = ws as Partial<Emitter>;
+  if (typeof node.on !== 'function') return listenOnProperties(ws, open, close, text, binary);
+  node.on('open', open);
+  // An error is always followed by a close event, which is what the chart acts on; without a
+  // listener, an EventEmitter would throw it.
+  node.on('error', ignore);
+  node.on('close', (code, reason) => close(code, reason.toString()));
+  node.on('message', (data, isBinary) => (isBinary ? binary() : text(data.toString())));
+};
+
+function ignore() {}
+
+/** A dead peer never answers the close frame; don't keep the process (or disconnect()) waiting. */
+export const terminateLater: TerminateLater = (ws, ms) => {
+  const node = ws as { terminate?: () => void };
+  if (typeof node.terminate !== 'function') return undefined;
+  const timer = setTimeout(() => node.terminate?.(), ms);
+  timer.unref?.();
+  return timer;
+};
