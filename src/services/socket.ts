@@ -48,7 +48,8 @@ export type TerminateLater = (ws: WebSocketLike, ms: number) => ReturnType<typeo
 export type SocketListeners = (
   ws: WebSocketLike,
   open: () => void,
-  close: (code: number, reason: string) => void,
+  /** `reason`: a string, or `ws`'s Buffer. */
+  close: (code: number, reason: unknown) => void,
   text: (data: string) => void,
   binary: () => void,
 ) => void;
@@ -175,7 +176,7 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
       () => report({ type: 'SOCKET.OPEN' }),
       (code, reason) => {
         detach();
-        report({ type: 'SOCKET.CLOSE', code, reason });
+        report({ type: 'SOCKET.CLOSE', code, reason: String(reason) });
         end();
       },
       onText,

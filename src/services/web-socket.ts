@@ -12,7 +12,7 @@ export const DefaultWebSocket = WebSocket as unknown as WebSocketConstructor | u
 
 type Emitter = {
   on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void;
-  on(event: 'close', fn: (code: number, reason: { toString(): string }) => void): void;
+  on(event: 'close', fn: (code: number, reason: unknown) => void): void;
   on(event: 'open' | 'error', fn: () => void): void;
 };
 
@@ -27,7 +27,7 @@ export const listen: SocketListeners = (ws, open, close, text, binary) => {
   // An error is always followed by a close event, which is what the chart acts on; without a
   // listener, an EventEmitter would throw it.
   node.on('error', ignore);
-  node.on('close', (code, reason) => close(code, reason.toString()));
+  node.on('close', close);
   node.on('message', (data, isBinary) => (isBinary ? binary() : text(data.toString())));
 };
 
