@@ -5,8 +5,11 @@
 //                                        [--initial-delay 10000] [--max-delay 10000] [--skip-memory] [--skip-storm]
 //
 // 1. Memory per client: N bare `ws` clients (open, challenge received, held) against N SignalingClients
-//    (authenticated, heartbeat armed), each kind measured from the same baseline after a full GC (heap +
-//    external; RSS shown too), alternating over rounds; medians. Goal: client ≤ 1.5× bare.
+//    (authenticated, heartbeat armed), each kind in a fresh process, measured from a baseline after a
+//    full GC (heap + external; RSS shown too), rotating over rounds; medians. Goal: client ≤ 1.5× bare.
+//    A third kind shows the floor under that ratio: a bare `ws` client inside a minimal XState actor
+//    (one invoked callback actor holding the socket, one pending delayed transition), what any chart
+//    driving a socket costs before any code of ours.
 // 2. Reconnect storm: all N (or --storm-clients) connected, the server is killed (SIGKILL) and restarted on the same port at
 //    once; the server logs every accepted socket, binned per 100 ms from the kill, for full jitter and for
 //    `jitter: 'none'` (same initialDelay/maxDelay). Goals: full jitter cuts the peak ≥ 5×; every client
@@ -54,7 +57,7 @@ async function main() {
       'skip-memory': { type: 'boolean', default: false },
       'skip-storm': { type: 'boolean', default: false },
       'storm-rounds': { type: 'string', default: '3' },
-      // Internal: one memory reading in a fresh process (`--measure bare|client --url U --key K`).
+      // Internal: one memory reading in a fresh process (`--measure bare|floor|client --url U --key K`).
       measure: { type: 'string' },
       url: { type: 'string' },
       key: { type: 'string' },
@@ -168,6 +171,32 @@ async function main() {
       ws.close();
     });
 
+  // The floor: the bare client as an XState actor's invoked callback child, plus a pending delay.
+  const { setup, createActor, fromCallback } = await import('xstate');
+  const floorMachine = setup({
+    actors: {
+      socket: fromCallback(({ input, sendBack }) => {
+        const ws = new WebSocket(input.url, { perMessageDeflate: false });
+        ws.once('message', () => sendBack({ type: 'OPEN' }));
+        ws.on('error', () => {});
+        return () => ws.close();
+      }),
+    },
+    delays: { tick: 60_000 },
+  }).createMachine({
+    context: ({ input }) => ({ url: input.url }),
+    invoke: { src: 'socket', input: ({ context }) => ({ url: context.url }) },
+    initial: 'opening',
+    states: { opening: { on: { OPEN: 'open' } }, open: { after: { tick: 'idle' } }, idle: {} },
+  });
+  function openFloor() {
+    return new Promise((resolve) => {
+      const actor = createActor(floorMachine, { input: { url: server.url } });
+      actor.subscribe((s) => s.value === 'open' && resolve(actor));
+      actor.start();
+    });
+  }
+
   function reach(client, state) {
     return new Promise((resolve) => {
       if (client.state === state) return resolve();
@@ -196,9 +225,12 @@ async function main() {
 
   if (values.measure) {
     // One reading: warm the code paths up, then N more from a collected baseline.
-    const open = () => (values.measure === 'bare' ? openBare() : openClient());
+    const kind = values.measure;
+    const open = () => (kind === 'bare' ? openBare() : kind === 'floor' ? openFloor() : openClient());
     const close = (conns) =>
-      Promise.all(conns.map((c) => (values.measure === 'bare' ? closeBare(c) : c.disconnect())));
+      Promise.all(
+        conns.map((c) => (kind === 'bare' ? closeBare(c) : kind === 'floor' ? c.stop() : c.disconnect())),
+      );
     await close(await batched(50, 50, open));
     await sleep(300);
     const before = memory();
@@ -214,10 +246,8 @@ async function main() {
 
   // 1. Memory per client: each reading in a fresh process, so nothing freed late by one kind lands in
   // the other's baseline.
-  const perBare = [];
-  const perClient = [];
-  const rssBare = [];
-  const rssClient = [];
+  const heaps = { bare: [], floor: [], client: [] };
+  const rsss = { bare: [], floor: [], client: [] };
   function measureIn(kind) {
     return new Promise((resolve, reject) => {
       const args = [
@@ -242,25 +272,33 @@ async function main() {
     });
   }
   for (let round = 0; round < (values['skip-memory'] ? 0 : ROUNDS); round++) {
-    for (const kind of round % 2 === 0 ? ['bare', 'client'] : ['client', 'bare']) {
+    const kinds = ['bare', 'floor', 'client'];
+    for (const kind of [...kinds.slice(round % 3), ...kinds.slice(0, round % 3)]) {
       const { heap, rss } = await measureIn(kind);
-      (kind === 'bare' ? perBare : perClient).push(heap);
-      (kind === 'bare' ? rssBare : rssClient).push(rss);
+      heaps[kind].push(heap);
+      rsss[kind].push(rss);
       console.log(
         `round ${round + 1} ${kind.padEnd(6)} ${N} open: heap+external ${(heap / 1024).toFixed(2)} KiB/client, rss ${(rss / 1024).toFixed(2)} KiB/client`,
       );
       await sleep(500);
     }
   }
-  const memRatio = ROUNDS > 0 && !values['skip-memory'] ? median(perClient) / median(perBare) : undefined;
-  if (memRatio !== undefined)
+  const measured = ROUNDS > 0 && !values['skip-memory'];
+  const kib = (bytes) => `${(bytes / 1024).toFixed(2)} KiB`;
+  const [bare, floor, client] = ['bare', 'floor', 'client'].map((k) => (measured ? median(heaps[k]) : 0));
+  const memRatio = measured ? client / bare : undefined;
+  if (memRatio !== undefined) {
     console.log(
-      `memory per client (median of ${ROUNDS}): SignalingClient ${(median(perClient) / 1024).toFixed(2)} KiB, bare ws ${(median(perBare) / 1024).toFixed(2)} KiB → ${memRatio.toFixed(2)}× (goal ≤ 1.5×)`,
+      `memory per client (median of ${ROUNDS}): SignalingClient ${kib(client)}, bare ws ${kib(bare)} → ${memRatio.toFixed(2)}× (goal ≤ 1.5×)`,
     );
-  if (memRatio !== undefined)
     console.log(
-      `rss per client (median): SignalingClient ${(median(rssClient) / 1024).toFixed(2)} KiB, bare ws ${(median(rssBare) / 1024).toFixed(2)} KiB → ${(median(rssClient) / median(rssBare)).toFixed(2)}×`,
+      `  floor: ws + a bare XState actor ${kib(floor)} = ${(floor / bare).toFixed(2)}× bare; SignalingClient = ${(client / floor).toFixed(2)}× that floor`,
     );
+    const [rBare, rFloor, rClient] = ['bare', 'floor', 'client'].map((k) => median(rsss[k]));
+    console.log(
+      `rss per client (median): SignalingClient ${kib(rClient)}, ws + XState actor ${kib(rFloor)}, bare ws ${kib(rBare)} → ${(rClient / rBare).toFixed(2)}×`,
+    );
+  }
 
   // 2. Reconnect storm.
   async function storm(jitter) {
