@@ -203,5 +203,16 @@ describe('Dispatcher', () => {
     endB();
     await Promise.resolve();
     expect(idle).toBe(true);
+    // And again once everything had closed.
+    const endD = d.socketStarted();
+    let again = false;
+    void d.whenIdle().then(() => {
+      again = true;
+    });
+    await Promise.resolve();
+    expect(again).toBe(false);
+    endD();
+    await Promise.resolve();
+    expect(again).toBe(true);
   });
 });

@@ -86,11 +86,10 @@ export class Dispatcher implements Link {
    * per socket, so each new session starts by subscribing to all of them again.
    */
   #watched: Set<string> | undefined;
-  /** Sockets started and not yet fully closed, and the sequence number of the last start or whenIdle(). */
+  /** Sockets started and not yet fully closed. */
   #alive = 0;
-  #seq = 0;
-  /** whenIdle() callers: each waits for the `left` sockets that were alive when it asked (started before `at`). */
-  #idle: { at: number; left: number; resolve(): void }[] = [];
+  /** whenIdle() callers since no socket was alive, each counting down the sockets alive when it asked. */
+  #idle: (() => void)[] = [];
   #expiryTimer: unknown;
   readonly #limits: Required<QueueOptions>;
   readonly #clock: TimerClock;
@@ -233,22 +232,22 @@ export class Dispatcher implements Link {
     if (this.#channel === channel) this.#channel = undefined;
   }
 
-  // A count and sequence numbers rather than a promise per socket: nothing is allocated per connection
-  // unless someone waits. The socket service calls what socketStarted() returns once.
+  // A count rather than a promise per socket: nothing is allocated per connection unless someone
+  // waits. The socket service calls what socketStarted() returns once.
   socketStarted(): () => void {
-    const at = ++this.#seq;
+    // Waiters from this index on came after this socket started: they count it.
+    const from = this.#idle.length;
     this.#alive++;
     return () => {
-      this.#alive--;
-      this.#idle = this.#idle.filter((w) => w.at < at || --w.left > 0 || void w.resolve());
+      for (const waiter of this.#idle.slice(from)) waiter();
+      if (--this.#alive === 0) this.#idle = [];
     };
   }
 
   /** Resolves once every socket alive now has finished closing (not ones opened later). */
   whenIdle(): Promise<void> {
-    const left = this.#alive;
-    const at = ++this.#seq;
-    return new Promise((resolve) => (left ? this.#idle.push({ at, left, resolve }) : resolve()));
+    let left = this.#alive;
+    return new Promise((resolve) => (left ? this.#idle.push(() => --left || resolve()) : resolve()));
   }
 
   // Sending
