@@ -103,7 +103,7 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
     const end = () => {
       if (ended) return;
       ended = true;
-      if (terminateTimer !== undefined) clearTimeout(terminateTimer);
+      clearTimeout(terminateTimer);
       socketEnded?.();
     };
 
