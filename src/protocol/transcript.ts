@@ -23,7 +23,7 @@ const ZERO_KEY = new Uint8Array(KEY_BYTES);
  * @throws SignalingError `invalid-length` for a field of the wrong size or an origin over 65535 bytes
  */
 export function transcript(role: Role, fields: TranscriptFields): Uint8Array {
-  const origin = encoder.encode(fields.origin);
+  const origin = encodeOrigin(fields.origin);
   if (origin.length > 0xffff) throw new SignalingError('invalid-length', 'origin is longer than 65535 bytes');
   expectLength(fields.serverNonce, NONCE_BYTES, 'serverNonce');
   expectLength(fields.clientNonce, NONCE_BYTES, 'clientNonce');
@@ -35,26 +35,35 @@ export function transcript(role: Role, fields: TranscriptFields): Uint8Array {
     throw new SignalingError('invalid-length', 'issuedAt must be a non-negative safe integer');
   }
 
+  // Plain byte writes, no DataView or BigInt: this runs twice on every handshake's critical path.
   const out = new Uint8Array(TAG.length + 1 + 2 + origin.length + 2 * NONCE_BYTES + 8 + 2 * KEY_BYTES);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  out.set(TAG, at);
-  at += TAG.length;
+  out.set(TAG);
+  let at = TAG.length;
   out[at++] = role === 'C' ? ROLE_CLIENT : ROLE_SERVER;
-  view.setUint16(at, origin.length);
-  at += 2;
+  out[at++] = origin.length >>> 8;
+  out[at++] = origin.length & 0xff;
   out.set(origin, at);
   at += origin.length;
   out.set(fields.serverNonce, at);
   at += NONCE_BYTES;
   out.set(fields.clientNonce, at);
   at += NONCE_BYTES;
-  view.setBigUint64(at, BigInt(issuedAt));
-  at += 8;
+  // u64be of a safe integer: the high 32 bits, then the low 32 bits.
+  const high = Math.floor(issuedAt / 0x1_0000_0000);
+  const low = issuedAt >>> 0;
+  for (let shift = 24; shift >= 0; shift -= 8) out[at++] = (high >>> shift) & 0xff;
+  for (let shift = 24; shift >= 0; shift -= 8) out[at++] = (low >>> shift) & 0xff;
   out.set(fields.clientPublicKey, at);
   at += KEY_BYTES;
   out.set(serverKey, at);
   return out;
+}
+
+// A client signs and verifies for one origin, a server for a few: the last one's bytes are kept.
+let lastOrigin: { text: string; bytes: Uint8Array } | undefined;
+function encodeOrigin(text: string): Uint8Array {
+  if (lastOrigin?.text !== text) lastOrigin = { text, bytes: encoder.encode(text) };
+  return lastOrigin.bytes;
 }
 
 function expectLength(bytes: Uint8Array, length: number, name: string): void {
