@@ -54,9 +54,8 @@ export function randomBytes(length: number): Uint8Array {
   return out;
 }
 
-const POOL_BYTES = 4096;
-const pool = new Uint8Array(POOL_BYTES);
-let poolAt = POOL_BYTES;
+let pool: Uint8Array = new Uint8Array(0);
+let poolAt = 0;
 
 /**
  * `length` fresh CSPRNG bytes for a nonce or an id, cut from a 4 KiB pool refilled in one call. One
@@ -65,9 +64,8 @@ let poolAt = POOL_BYTES;
  * the pool bytes it took are zeroed, so no byte is handed out twice. Not for secrets: see `randomBytes`.
  */
 export function pooledRandomBytes(length: number): Uint8Array {
-  if (length > POOL_BYTES) return randomBytes(length);
-  if (poolAt + length > POOL_BYTES) {
-    globalThis.crypto.getRandomValues(pool);
+  if (poolAt + length > pool.length) {
+    pool = randomBytes(Math.max(length, 4096));
     poolAt = 0;
   }
   const out = pool.slice(poolAt, poolAt + length);

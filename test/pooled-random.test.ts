@@ -22,9 +22,11 @@ describe('pooledRandomBytes (nonces and ids)', () => {
     expect(new Set(draws.map(hexOf)).size).toBe(500);
   });
 
-  it('a request larger than the pool bypasses it', () => {
+  it('a request larger than the pool still comes whole, and the next draw is fresh', () => {
     const big = pooledRandomBytes(5000);
     expect(big.length).toBe(5000);
     expect(big.some((b) => b !== 0)).toBe(true);
+    const next = pooledRandomBytes(32);
+    expect(hexOf(big).includes(hexOf(next))).toBe(false);
   });
 });

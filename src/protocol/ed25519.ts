@@ -124,8 +124,7 @@ export async function verifyEd25519(
 }
 
 // The key of the last verification, and its KeyObject once the same key came twice in a row.
-let lastKey: string | undefined;
-let lastKeyObject: NodeKeyObject | undefined;
+let kept: { x: string; key?: NodeKeyObject } = { x: '' };
 
 function verifyWithNode(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   const nodeCrypto = getNodeCrypto();
@@ -136,13 +135,9 @@ function verifyWithNode(publicKey: Uint8Array, message: Uint8Array, signature: U
   // imported once and kept. A server, whose keys change every time, keeps the one-shot path.
   const x = encodeBase64url(publicKey);
   const jwk = { key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' } as const;
-  if (x !== lastKey) {
-    lastKey = x;
-    lastKeyObject = undefined;
-    return nodeCrypto.verify(null, message, jwk, signature);
-  }
-  lastKeyObject ??= nodeCrypto.createPublicKey(jwk);
-  return nodeCrypto.verify(null, message, lastKeyObject, signature);
+  if (kept.x !== x) kept = { x };
+  else kept.key ??= nodeCrypto.createPublicKey(jwk);
+  return nodeCrypto.verify(null, message, kept.key ?? jwk, signature);
 }
 
 let chosen: Promise<VerifierKind> | undefined;
