@@ -14,11 +14,10 @@
 // client's figure adds the statechart, the signature (client), its verification and the proof
 // (server), and the proof's verification (client). The floor dials `/` like the client and does
 // exactly the v1 handshake with node:crypto KeyObjects made once (its key, the pinned server key) and
-// nonces from a pool:
-// parse the challenge, check its key against the pin, build the transcript (the library's
-// transcript()), sign, send, parse auth.ok, verify the proof — no
-// statechart, no checks beyond those, no per-connect set-up. Each round times the three, rotating
-// the order, one handshake at a time; the median per round is kept and the median of those printed.
+// nonces from a pool: parse the challenge, check its key against the pin, build the transcript (the
+// library's transcript()), sign, send, parse auth.ok, verify the proof — no statechart, no checks
+// beyond those, no per-connect set-up. Each round times the three, rotating the order, one handshake
+// at a time; the median per round is kept and the median of those printed.
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import WebSocket from 'ws';
 import { createSignalingClient, Identity, normalizeOrigin, transcript } from '../dist/index.js';
