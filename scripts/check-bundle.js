@@ -15,11 +15,12 @@ import { build } from 'esbuild';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST_INDEX = join(ROOT, 'dist', 'index.js');
-// The goal is 24 KiB (the design brief's "with everything"; issue 6 asked 20 kB). xstate alone (setup,
-// createActor, the action creators, fromCallback, fromPromise) is 13,276 B gzipped (40.6 kB minified),
-// measured with this build: the floor. Today the entry is 26,017 B, so the gate is a ratchet at 26 KiB
-// that stops any growth while the code is cut to the goal; lower it as the bundle shrinks.
-const DEFAULT_BUDGET = 26 * 1024;
+// The budget is the design brief's "≤ 24 kB with everything" (peers: centrifuge 23.5 kB, peerjs 24 kB).
+// Issue 6 asked for 20 kB; the floor makes that out of reach without dropping features: xstate alone as
+// the chart uses it (createMachine, createActor, assign, raise, fromCallback, fromPromise) bundles to
+// 12,401 B gzipped, which leaves 7.6 kB for the whole client, protocol, strict verification and signers
+// — ours measure 12.1 kB (`node scripts/check-bundle.js --budget 0` lists the largest inputs).
+const DEFAULT_BUDGET = 24 * 1024;
 
 const args = process.argv.slice(2);
 const budgetArg = args.indexOf('--budget');

@@ -3,12 +3,7 @@ import { SignalingError } from './errors.js';
 import type { Signer } from './identity/identity.js';
 import type { BackoffOptions } from './machines/backoff.js';
 import { signalingMachine } from './machines/signaling.machine.js';
-import {
-  ConnectionState,
-  type FailureReason,
-  type ReconnectReason,
-  type SignalingInput,
-} from './machines/signaling.types.js';
+import { ConnectionState, type FailureReason, type ReconnectReason } from './machines/signaling.types.js';
 import type {
   Ack,
   ApplicationMessage,
@@ -54,7 +49,7 @@ export interface SignalingClientOptions {
   queue?: QueueOptions;
   /** XState inspection (e.g. `@statelyai/inspect`'s `inspector.inspect`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-  /** A WebSocket class to use instead of isomorphic-ws. */
+  /** A WebSocket class to use instead of the default (`ws` on Node, the platform's in browsers). */
   WebSocket?: WebSocketConstructor;
   /** Timers for the chart and the queue (XState's `SimulatedClock` in tests). */
   clock?: TimerClock;
@@ -119,33 +114,22 @@ export class SignalingClient {
   constructor(options: SignalingClientOptions) {
     const url = String(options.url);
     normalizeOrigin(url); // throws `invalid-origin` now rather than on the first attempt
-    this.#dispatcher = new Dispatcher({
-      ...(options.queue ? { queue: options.queue } : {}),
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
+    this.#dispatcher = new Dispatcher({ queue: options.queue, clock: options.clock, now: options.now });
     // The services go in as input, not through machine.provide(): every client shares one machine.
-    const input: SignalingInput = {
-      url,
-      socket: socketCallback({
-        link: this.#dispatcher,
-        ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
-      }),
-      signer: authResponder({
-        identity: options.identity,
-        url,
-        ...(options.now ? { now: options.now } : {}),
-      }),
-    };
-    if (options.serverKey !== undefined) input.serverKey = options.serverKey;
-    if (options.backoff !== undefined) input.backoff = options.backoff;
-    if (options.connectTimeout !== undefined) input.connectTimeout = options.connectTimeout;
-    if (options.authTimeout !== undefined) input.authTimeout = options.authTimeout;
-    if (options.heartbeat !== undefined) input.heartbeat = options.heartbeat;
-    if (options.random !== undefined) input.random = options.random;
-    if (options.now !== undefined) input.now = options.now;
     this.actor = createActor(signalingMachine, {
-      input,
+      input: {
+        url,
+        socket: socketCallback({ link: this.#dispatcher, WebSocket: options.WebSocket }),
+        signer: authResponder({ identity: options.identity, url, now: options.now }),
+        serverKey: options.serverKey,
+        backoff: options.backoff,
+        connectTimeout: options.connectTimeout,
+        authTimeout: options.authTimeout,
+        heartbeat: options.heartbeat,
+        random: options.random,
+        now: options.now,
+      },
+      // Spread only when given: XState spreads these over its defaults, so `clock: undefined` would win.
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });

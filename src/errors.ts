@@ -63,3 +63,11 @@ export class SignalingError extends Error {
 export function isSignalingError(value: unknown, code?: ErrorCode): value is SignalingError {
   return value instanceof SignalingError && (code === undefined || value.code === code);
 }
+
+/** What every key backend throws when asked for the seed of a key made non-extractable. */
+export function notExtractable(): SignalingError {
+  return new SignalingError(
+    'not-extractable',
+    'this identity was created non-extractable; create it with { extractable: true } to export or save it',
+  );
+}

@@ -364,6 +364,16 @@ describe('bad input is a typed error', () => {
     expect(
       await codeOf(() => Identity.fromPkcs8('-----BEGIN PRIVATE KEY-----\nA\n-----END PRIVATE KEY-----')),
     ).toBe('invalid-key');
+    // PEM padding may be left out, but unused bits must be zero: one text per key.
+    const pem = (body: string) => `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+    const padded = Buffer.from(v2).toString('base64');
+    const bare = padded.replace(/=+$/, '');
+    expect(bare.length).toBeLessThan(padded.length); // the test needs a body with unused bits
+    expect((await Identity.fromPkcs8(pem(bare))).publicKey).toBe(identity.publicKey);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = alphabet.indexOf(bare.slice(-1));
+    const dirty = bare.slice(0, -1) + alphabet[last | 1];
+    expect(await codeOf(() => Identity.fromPkcs8(pem(dirty)))).toBe('invalid-key');
     // A 33-byte "seed" inside otherwise valid framing.
     const long = new Uint8Array([
       0x30,

@@ -26,8 +26,8 @@ async function importGraph(entry: string): Promise<{ files: string[]; edges: Edg
       b.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return undefined;
         edges.push({ importer: relative(ROOT, args.importer), specifier: args.path, kind: args.kind });
-        // Relative imports are followed (our own files); packages and builtins stay outside.
-        if (args.path.startsWith('.') || args.path.startsWith('/')) return undefined;
+        // Relative and `#` imports are followed (our own files); packages and builtins stay outside.
+        if (/^[./#]/.test(args.path)) return undefined;
         return { path: args.path, external: true };
       });
     },
@@ -50,8 +50,17 @@ const builtinEdges = (edges: Edge[]) =>
 
 /** Bundles `source` (an import of the package by name) as an app's bundler would for `platform`. */
 async function bundleFor(platform: 'browser' | 'node', source: string): Promise<string[]> {
+  // Bundling for node leaves packages to Node itself; resolving the entry is what is tested.
+  return (await bundleTextFor(platform, source, platform === 'node')).errors;
+}
+
+async function bundleTextFor(
+  platform: 'browser' | 'node',
+  source: string,
+  packagesExternal = false,
+): Promise<{ errors: string[]; text: string }> {
   try {
-    await build({
+    const result = await build({
       stdin: { contents: source, resolveDir: ROOT, loader: 'js' },
       bundle: true,
       format: 'esm',
@@ -60,12 +69,11 @@ async function bundleFor(platform: 'browser' | 'node', source: string): Promise<
       logLevel: 'silent',
       // Resolve `signaling-actor` as a consumer does (package exports → dist), not via tsconfig `paths` → src.
       tsconfigRaw: {},
-      // Bundling for node leaves packages to Node itself; resolving the entry is what is tested.
-      ...(platform === 'node' ? { packages: 'external' as const } : {}),
+      ...(packagesExternal ? { packages: 'external' as const } : {}),
     });
-    return [];
+    return { errors: [], text: result.outputFiles[0]?.text ?? '' };
   } catch (error) {
-    return ((error as { errors?: { text: string }[] }).errors ?? []).map((e) => e.text);
+    return { errors: ((error as { errors?: { text: string }[] }).errors ?? []).map((e) => e.text), text: '' };
   }
 }
 
@@ -114,15 +122,27 @@ describe('the published package', () => {
     }
   });
 
+  it('`#node-ed25519` ships node:crypto code to Node only: a browser bundle has none of it', async () => {
+    const source = `export { createSignalingClient, Identity } from 'signaling-actor';`;
+    const browser = await bundleTextFor('browser', source);
+    const node = await bundleTextFor('node', source);
+    expect([browser.errors, node.errors]).toEqual([[], []]);
+    for (const nodeOnly of ['getBuiltinModule', 'createPrivateKey']) {
+      expect(node.text).toContain(nodeOnly);
+      expect(browser.text).not.toContain(nodeOnly);
+    }
+  });
+
   it('package.json points every export at a built file that exists, types first', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       exports: Record<string, string | Record<string, string>>;
+      imports: Record<string, Record<string, string>>;
       sideEffects: boolean;
       type: string;
     };
     expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    for (const [subpath, target] of Object.entries(pkg.exports)) {
+    for (const [subpath, target] of [...Object.entries(pkg.exports), ...Object.entries(pkg.imports)]) {
       if (typeof target === 'string') continue;
       expect(Object.keys(target)[0], subpath).toBe('types');
       for (const file of Object.values(target)) {

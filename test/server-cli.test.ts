@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -168,10 +168,14 @@ describe('signaling-actor keygen', () => {
 });
 
 describe('the built executable', () => {
-  const outDir = join(process.cwd(), 'node_modules', '.cache', `sa-cli-test-${process.pid}`);
+  // A package of its own (package.json beside dist, as when installed): its `imports` must resolve.
+  const packageDir = join(process.cwd(), 'node_modules', '.cache', `sa-cli-test-${process.pid}`);
+  const outDir = join(packageDir, 'dist');
   const cli = join(outDir, 'server', 'cli.js');
 
   beforeAll(async () => {
+    await mkdir(packageDir, { recursive: true });
+    await copyFile('package.json', join(packageDir, 'package.json'));
     // Emits even when a file elsewhere in the tree has a type error, so only the output is checked.
     await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir]).catch(
       () => {},
@@ -179,7 +183,7 @@ describe('the built executable', () => {
     if (!existsSync(cli)) throw new Error('tsc emitted no server/cli.js');
   }, 120_000);
   afterAll(async () => {
-    await rm(outDir, { recursive: true, force: true });
+    await rm(packageDir, { recursive: true, force: true });
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('closes clients with 1001 and exits 0 on %s', async (signal) => {

@@ -37,6 +37,19 @@ export function cryptoKeyOf(identity: Identity): CryptoKey | undefined {
   return handleOf(identity).cryptoKey;
 }
 
+// PKCS#8/JWK/PEM parsing loads on first use: most apps never import a key, and bundles stay smaller.
+const keyFormats = () => import('./key-formats.js');
+
+/** Runs a key parser; whatever it refuses becomes an `invalid-key` / `unsupported-key` SignalingError. */
+function readKey<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code === 'unsupported-key' ? 'unsupported-key' : 'invalid-key';
+    throw new SignalingError(code, (cause as Error).message, { cause });
+  }
+}
+
 /** An Ed25519 key pair whose secret stays inside its signer closure. */
 export class Identity implements Signer {
   /** The public key, base64url without padding (43 characters). */
@@ -60,16 +73,17 @@ export class Identity implements Signer {
 
   /** From PKCS#8 (RFC 8410): DER bytes, or PEM text with a "PRIVATE KEY" block. */
   static async fromPkcs8(input: Uint8Array | string, options?: IdentityOptions): Promise<Identity> {
-    // PKCS#8/JWK/PEM parsing loads on first use: most apps never import a key, and bundles stay smaller.
-    const { pkcs8ToSeed } = await import('./key-formats.js');
-    const { seed, publicKey } = pkcs8ToSeed(input);
+    const { pkcs8ToSeed } = await keyFormats();
+    const { seed, publicKey } = readKey(() => pkcs8ToSeed(input));
     return Identity.checked(seed, publicKey, options);
   }
 
   /** From a private Ed25519 JWK (RFC 8037: `kty` "OKP", `crv` "Ed25519", `d`, optional `x`). */
   static async fromJwk(jwk: unknown, options?: IdentityOptions): Promise<Identity> {
-    const { jwkToSeed } = await import('./key-formats.js');
-    const { seed, publicKey } = jwkToSeed(jwk);
+    const { jwkFields } = await keyFormats();
+    const { d, x } = readKey(() => jwkFields(jwk));
+    const seed = readKey(() => decodeBase64url(d, KEY_BYTES, 'JWK `d`'));
+    const publicKey = x === undefined ? undefined : readKey(() => decodeBase64url(x, KEY_BYTES, 'JWK `x`'));
     return Identity.checked(seed, publicKey, options);
   }
 
@@ -132,8 +146,7 @@ export class Identity implements Signer {
     const der = seedToPkcs8(seed);
     seed.fill(0);
     if (format === 'der') return der;
-    const { derToPem } = await import('./key-formats.js');
-    return derToPem(der);
+    return (await keyFormats()).derToPem(der);
   }
 
   /** The private JWK (RFC 8037). @throws SignalingError `not-extractable` */

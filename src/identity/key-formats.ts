@@ -1,12 +1,11 @@
-import { SignalingError } from '../errors.js';
-import { decodeBase64url, encodeBase64url } from '../protocol/base64url.js';
-import { KEY_BYTES } from '../protocol/constants.js';
-
-export { seedToPkcs8 } from './pkcs8-seed.js';
-
 /**
  * Ed25519 private keys in the formats other tools speak: PKCS#8 (RFC 8410, DER or PEM) and JWK
  * (RFC 8037 OKP). Only the 32-byte seed matters; everything else is fixed framing.
+ *
+ * Loaded lazily by `Identity`, and on purpose imports nothing: a module shared with the page's entry
+ * would make bundlers split it into a third chunk the page loads up front (esbuild: +500 B gzipped).
+ * So failures are {@link KeyFormatError}s, which `Identity` turns into `SignalingError`s, and base64
+ * here is the platform's `atob`/`btoa`, held to one encoding per key by re-encoding.
  */
 
 /** A private Ed25519 JWK (RFC 8037). */
@@ -26,11 +25,23 @@ export interface Ed25519PublicJwk {
   x: string;
 }
 
+/** Why a key could not be read; `code` is the `SignalingError` code `Identity` throws with. */
+export class KeyFormatError extends Error {
+  constructor(
+    readonly code: 'invalid-key' | 'unsupported-key',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Ed25519 seeds and public keys are 32 bytes (the protocol's KEY_BYTES, not imported: see above). */
+const KEY_LENGTH = 32;
 const ED25519_OID = [0x2b, 0x65, 0x70];
 
 /**
  * The seed (and the public key, when a v2 "OneAsymmetricKey" carries one) from PKCS#8 DER or PEM.
- * @throws SignalingError `unsupported-key` for another algorithm, `invalid-key` for anything malformed
+ * @throws KeyFormatError `unsupported-key` for another algorithm, `invalid-key` for anything malformed
  */
 export function pkcs8ToSeed(input: Uint8Array | string): { seed: Uint8Array; publicKey?: Uint8Array } {
   const der = typeof input === 'string' ? pemToDer(input) : input;
@@ -41,17 +52,17 @@ export function pkcs8ToSeed(input: Uint8Array | string): { seed: Uint8Array; pub
   const algorithm = new DerReader(r.read(0x30));
   const oid = algorithm.read(0x06);
   if (oid.length !== 3 || oid.some((b, i) => b !== ED25519_OID[i])) {
-    throw new SignalingError('unsupported-key', 'PKCS#8 key is not Ed25519 (OID 1.3.101.112)');
+    throw new KeyFormatError('unsupported-key', 'PKCS#8 key is not Ed25519 (OID 1.3.101.112)');
   }
   if (!algorithm.done()) throw invalid('Ed25519 takes no algorithm parameters');
   const inner = new DerReader(r.read(0x04));
   const seed = inner.read(0x04);
-  if (seed.length !== KEY_BYTES || !inner.done()) throw invalid('Ed25519 private key must be 32 bytes');
+  if (seed.length !== KEY_LENGTH || !inner.done()) throw invalid('Ed25519 private key must be 32 bytes');
   let publicKey: Uint8Array | undefined;
   if (!r.done() && r.peek() === 0xa0) r.read(0xa0); // attributes: ignored
   if (!r.done() && r.peek() === 0x81) {
     const bits = r.read(0x81);
-    if (bits.length !== KEY_BYTES + 1 || bits[0] !== 0) throw invalid('public key must be 32 bytes');
+    if (bits.length !== KEY_LENGTH + 1 || bits[0] !== 0) throw invalid('public key must be 32 bytes');
     publicKey = bits.slice(1);
   }
   if (!r.done() || outer !== der.length) throw invalid('trailing bytes in PKCS#8');
@@ -60,8 +71,7 @@ export function pkcs8ToSeed(input: Uint8Array | string): { seed: Uint8Array; pub
 
 /** Wraps DER bytes as PEM (64-character base64 lines between BEGIN/END `label`). */
 export function derToPem(der: Uint8Array, label = 'PRIVATE KEY'): string {
-  const b64 = toStandardBase64(der);
-  const lines = b64.match(/.{1,64}/g) ?? [];
+  const lines = btoa(String.fromCharCode(...der)).match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
@@ -70,55 +80,47 @@ export function pemToDer(pem: string, label = 'PRIVATE KEY'): Uint8Array {
   const match = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(pem);
   if (!match?.[1]) {
     if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem)) {
-      throw new SignalingError(
+      throw new KeyFormatError(
         'unsupported-key',
         'encrypted PKCS#8 PEM is not supported; use an identity file',
       );
     }
     throw invalid(`not a PEM "${label}" block`);
   }
-  const body = match[1].replace(/\s+/g, '').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  // Padding is optional on the way in; then atob decodes and btoa must give the text back, which
+  // rejects what atob forgives (stray '=', non-zero unused bits): one encoding per key.
+  const bare = match[1].replace(/\s+/g, '').replace(/=+$/, '');
+  const body = bare.padEnd(Math.ceil(bare.length / 4) * 4, '=');
+  let binary: string;
   try {
-    return decodeBase64url(body, undefined, 'PEM body');
-  } catch (cause) {
-    throw new SignalingError('invalid-key', 'PEM body is not base64', { cause });
+    binary = atob(body);
+  } catch {
+    throw invalid('PEM body is not base64');
   }
-}
-
-function toStandardBase64(bytes: Uint8Array): string {
-  const url = encodeBase64url(bytes).replace(/-/g, '+').replace(/_/g, '/');
-  return url + '='.repeat((4 - (url.length % 4)) % 4);
+  if (btoa(binary) !== body) throw invalid('PEM body is not canonical base64');
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
 /**
- * The seed from a private Ed25519 JWK; `x`, when given, is returned for the caller to check.
- * @throws SignalingError `unsupported-key` for another key type or curve, `invalid-key` otherwise
+ * The seed and, when given, the public key of a private Ed25519 JWK, still base64url (`Identity`
+ * decodes them).
+ * @throws KeyFormatError `unsupported-key` for another key type or curve, `invalid-key` otherwise
  */
-export function jwkToSeed(jwk: unknown): { seed: Uint8Array; publicKey?: Uint8Array } {
+export function jwkFields(jwk: unknown): { d: unknown; x: unknown } {
   if (typeof jwk !== 'object' || jwk === null) throw invalid('JWK must be an object');
   const { kty, crv, d, x } = jwk as Record<string, unknown>;
   if (kty !== 'OKP' || crv !== 'Ed25519') {
-    throw new SignalingError(
+    throw new KeyFormatError(
       'unsupported-key',
       `JWK is not an Ed25519 OKP key (kty ${String(kty)}, crv ${String(crv)})`,
     );
   }
   if (d === undefined) throw invalid('JWK has no private part `d`');
-  const seed = wrapInvalid(() => decodeBase64url(d, KEY_BYTES, 'JWK `d`'));
-  if (x === undefined) return { seed };
-  return { seed, publicKey: wrapInvalid(() => decodeBase64url(x, KEY_BYTES, 'JWK `x`')) };
+  return { d, x };
 }
 
-function wrapInvalid<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (cause) {
-    throw new SignalingError('invalid-key', (cause as Error).message, { cause });
-  }
-}
-
-function invalid(message: string): SignalingError {
-  return new SignalingError('invalid-key', message);
+function invalid(message: string): KeyFormatError {
+  return new KeyFormatError('invalid-key', message);
 }
 
 /** Just enough DER (definite lengths, one-byte tags) to read PKCS#8. */

@@ -1,12 +1,6 @@
-import { SignalingError } from '../errors.js';
-import {
-  bufferSource,
-  getNodeCrypto,
-  getSubtle,
-  hasWebCryptoEd25519,
-  loadNacl,
-  randomBytes,
-} from '../platform.js';
+import { nodeEd25519 } from '#node-ed25519';
+import { notExtractable, SignalingError } from '../errors.js';
+import { bufferSource, getSubtle, hasWebCryptoEd25519, loadNacl, randomBytes } from '../platform.js';
 import { decodeBase64url } from '../protocol/base64url.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 import { seedToPkcs8 } from './pkcs8-seed.js';
@@ -45,14 +39,12 @@ export interface HandleOptions {
 
 /** The backend to use for `requested`: `auto` picks node:crypto, else WebCrypto, else tweetnacl. */
 export async function resolveKind(requested: SignerKind | 'auto' = 'auto'): Promise<SignerKind> {
-  if (requested === 'node' && !getNodeCrypto()) {
-    throw new SignalingError('unsupported-key', 'the node signer needs node:crypto');
-  }
+  if (requested === 'node' && !nodeEd25519) throw noNodeCrypto();
   if (requested === 'webcrypto' && !(await hasWebCryptoEd25519())) {
     throw new SignalingError('unsupported-key', 'this platform has no WebCrypto Ed25519');
   }
   if (requested !== 'auto') return requested;
-  if (getNodeCrypto()) return 'node';
+  if (nodeEd25519) return 'node';
   return (await hasWebCryptoEd25519()) ? 'webcrypto' : 'tweetnacl';
 }
 
@@ -65,7 +57,8 @@ export async function handleFromSeed(seed: Uint8Array, options: HandleOptions = 
   const extractable = options.extractable ?? false;
   switch (kind) {
     case 'node':
-      return nodeHandle(seed, extractable);
+      if (nodeEd25519) return nodeEd25519.handle(seed, extractable);
+      throw noNodeCrypto();
     case 'webcrypto':
       return webCryptoHandle(seed, extractable);
     case 'tweetnacl':
@@ -113,29 +106,8 @@ export function webCryptoKeyHandle(privateKey: CryptoKey, publicKey: Uint8Array)
   };
 }
 
-function nodeHandle(seed: Uint8Array, extractable: boolean): KeyHandle {
-  const nodeCrypto = getNodeCrypto();
-  if (!nodeCrypto) throw new SignalingError('unsupported-key', 'the node signer needs node:crypto');
-  const privateKey = nodeCrypto.createPrivateKey({
-    key: Buffer.from(seedToPkcs8(seed)),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  const jwk = nodeCrypto.createPublicKey(privateKey).export({ format: 'jwk' });
-  const publicKey = decodeBase64url(jwk.x, KEY_BYTES, 'public key');
-  return {
-    kind: 'node',
-    extractable,
-    publicKey,
-    async sign(message) {
-      const signature = nodeCrypto.sign(null, message, privateKey);
-      return new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength);
-    },
-    async exportSeed() {
-      if (!extractable) throw notExtractable();
-      return decodeBase64url(privateKey.export({ format: 'jwk' }).d, KEY_BYTES, 'seed');
-    },
-  };
+function noNodeCrypto(): SignalingError {
+  return new SignalingError('unsupported-key', 'the node signer needs node:crypto');
 }
 
 async function webCryptoHandle(seed: Uint8Array, extractable: boolean): Promise<KeyHandle> {
@@ -169,11 +141,4 @@ async function naclHandle(seed: Uint8Array, extractable: boolean): Promise<KeyHa
       return secretKey.slice(0, KEY_BYTES);
     },
   };
-}
-
-function notExtractable(): SignalingError {
-  return new SignalingError(
-    'not-extractable',
-    'this identity was created non-extractable; create it with { extractable: true } to export or save it',
-  );
 }

@@ -1,3 +1,4 @@
+import { withDefaults } from '../defaults.js';
 import { SignalingError } from '../errors.js';
 
 /**
@@ -53,7 +54,7 @@ export const DEFAULT_BACKOFF: Readonly<ResolvedBackoff> = Object.freeze({
 
 /** Fills defaults and checks the numbers (a NaN delay would make the client spin). */
 export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
-  const resolved = { ...DEFAULT_BACKOFF, ...stripUndefined(options) };
+  const resolved = withDefaults<ResolvedBackoff>(DEFAULT_BACKOFF, options);
   for (const key of ['initialDelay', 'multiplier', 'maxDelay', 'resetAfter'] as const) {
     const value = resolved[key];
     if (!(Number.isFinite(value) && value >= 0))
@@ -107,10 +108,4 @@ export function backoffDelay(
 
 function pick(o: ResolvedBackoff) {
   return { initialDelay: o.initialDelay, multiplier: o.multiplier, maxDelay: o.maxDelay };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }

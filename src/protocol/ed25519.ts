@@ -1,6 +1,5 @@
-import type { KeyObject as NodeKeyObject } from 'node:crypto';
-import { bufferSource, getNodeCrypto, getSubtle, hasWebCryptoEd25519, loadNacl } from '../platform.js';
-import { encodeBase64url } from './base64url.js';
+import { nodeEd25519 } from '#node-ed25519';
+import { bufferSource, getSubtle, hasWebCryptoEd25519, loadNacl } from '../platform.js';
 import { KEY_BYTES, SIGNATURE_BYTES } from './constants.js';
 
 /**
@@ -102,11 +101,11 @@ export async function verifyEd25519(
 ): Promise<boolean> {
   if (!passesStrictChecks(publicKey, signature)) return false;
   // On Node the default is known without a wait: one await less on every server handshake.
-  const backend = kind ?? (getNodeCrypto() ? 'node' : await defaultVerifier());
+  const backend = kind ?? (nodeEd25519 ? 'node' : await defaultVerifier());
   try {
     switch (backend) {
       case 'node':
-        return verifyWithNode(publicKey, message, signature);
+        return nodeEd25519 ? nodeEd25519.verify(publicKey, message, signature) : false;
       case 'webcrypto': {
         const subtle = getSubtle();
         if (!subtle) return false;
@@ -123,28 +122,11 @@ export async function verifyEd25519(
   }
 }
 
-// The key of the last verification, and its KeyObject once the same key came twice in a row.
-let kept: { x: string; key?: NodeKeyObject } = { x: '' };
-
-function verifyWithNode(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  const nodeCrypto = getNodeCrypto();
-  if (!nodeCrypto) return false;
-  // A JWK import is measurably cheaper in Node than SPKI DER (~7 µs vs ~75 µs), and handing the JWK to
-  // verify() directly skips building a KeyObject around it. But verify() imports the key on every call
-  // (~7 µs); a client verifies every proof under the same server key, so a key seen twice in a row is
-  // imported once and kept. A server, whose keys change every time, keeps the one-shot path.
-  const x = encodeBase64url(publicKey);
-  const jwk = { key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' } as const;
-  if (kept.x !== x) kept = { x };
-  else kept.key ??= nodeCrypto.createPublicKey(jwk);
-  return nodeCrypto.verify(null, message, kept.key ?? jwk, signature);
-}
-
 let chosen: Promise<VerifierKind> | undefined;
 /** The verifier used when none is forced. */
 export function defaultVerifier(): Promise<VerifierKind> {
   chosen ??= (async () => {
-    if (getNodeCrypto()) return 'node';
+    if (nodeEd25519) return 'node';
     return (await hasWebCryptoEd25519()) ? 'webcrypto' : 'tweetnacl';
   })();
   return chosen;

@@ -23,7 +23,7 @@ const ZERO_KEY = new Uint8Array(KEY_BYTES);
  * @throws SignalingError `invalid-length` for a field of the wrong size or an origin over 65535 bytes
  */
 export function transcript(role: Role, fields: TranscriptFields): Uint8Array {
-  const origin = encodeOrigin(fields.origin);
+  const origin = encoder.encode(fields.origin);
   if (origin.length > 0xffff) throw new SignalingError('invalid-length', 'origin is longer than 65535 bytes');
   expectLength(fields.serverNonce, NONCE_BYTES, 'serverNonce');
   expectLength(fields.clientNonce, NONCE_BYTES, 'clientNonce');
@@ -49,22 +49,12 @@ export function transcript(role: Role, fields: TranscriptFields): Uint8Array {
   at += NONCE_BYTES;
   out.set(fields.clientNonce, at);
   at += NONCE_BYTES;
-  // u64be as two u32s: no BigInt on the handshake's critical path.
-  view.setUint32(at, Math.floor(issuedAt / 2 ** 32));
-  view.setUint32(at + 4, issuedAt >>> 0);
+  view.setBigUint64(at, BigInt(issuedAt));
   at += 8;
   out.set(fields.clientPublicKey, at);
   at += KEY_BYTES;
   out.set(serverKey, at);
   return out;
-}
-
-// A client signs and verifies for one origin, a server for a few: the last one's UTF-8 is kept (the
-// encoding was half of a transcript's cost, measured on the handshake path).
-let lastOrigin: { text: string; bytes: Uint8Array } | undefined;
-function encodeOrigin(text: string): Uint8Array {
-  if (lastOrigin?.text !== text) lastOrigin = { text, bytes: encoder.encode(text) };
-  return lastOrigin.bytes;
 }
 
 function expectLength(bytes: Uint8Array, length: number, name: string): void {

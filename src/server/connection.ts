@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { SignalingError } from '../errors.js';
-import { pooledRandomBytes } from '../platform.js';
+import { pooledRandomBytes } from '../node-ed25519.js';
 import { createServerProof, verifyChallenge } from '../protocol/auth.js';
 import { encodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';

@@ -1,4 +1,5 @@
-import { SignalingError } from '../errors.js';
+import { withDefaults } from '../defaults.js';
+import { isSignalingError, SignalingError } from '../errors.js';
 import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES, MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { ApplicationMessage } from '../protocol/messages.js';
 import { type ParsedMessage, utf8Length, validateMessage } from '../protocol/parse.js';
@@ -88,7 +89,7 @@ export class Dispatcher implements Link {
   readonly #now: () => number;
 
   constructor(options: DispatcherOptions = {}) {
-    this.#limits = { ...DEFAULT_QUEUE, ...stripUndefined(options.queue ?? {}) };
+    this.#limits = withDefaults(DEFAULT_QUEUE, options.queue);
     for (const [key, value] of Object.entries(this.#limits)) {
       if (!(typeof value === 'number' && value >= 0)) {
         throw new SignalingError('invalid-option', `queue.${key} must be a number ≥ 0`);
@@ -465,10 +466,6 @@ function call(listener: Listener, message: ParsedMessage<'server'>): void {
   }
 }
 
-function isSignalingError(error: unknown, code: string): error is SignalingError {
-  return error instanceof SignalingError && error.code === code;
-}
-
 function asSignalingError(error: unknown): SignalingError {
   return error instanceof SignalingError
     ? error
@@ -481,10 +478,4 @@ function expired(): SignalingError {
 
 function inFlight(id: string): SignalingError {
   return new SignalingError('send-failed', `a signal with id ${id} is already awaiting its ack`);
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }

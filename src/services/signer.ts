@@ -31,6 +31,5 @@ export type AuthResponder = (challenge: AuthChallenge) => Promise<AuthResponse>;
 /** The signer's body as a plain function (the identity stays in its closure). */
 export function authResponder(options: SignerServiceOptions): AuthResponder {
   const { identity, url, now, random } = options;
-  const extra = { ...(now ? { now } : {}), ...(random ? { random } : {}) };
-  return (challenge) => createAuthResponse(challenge, { identity, origin: url, ...extra });
+  return (challenge) => createAuthResponse(challenge, { identity, origin: url, now, random });
 }

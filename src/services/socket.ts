@@ -1,5 +1,5 @@
-import DefaultWebSocket from 'isomorphic-ws';
 import { type CallbackLogicFunction, fromCallback } from 'xstate';
+import { DefaultWebSocket } from '#web-socket';
 import { SignalingError } from '../errors.js';
 import type { SocketCommand, SocketEvent, SocketInput } from '../machines/signaling.types.js';
 import { CloseCode, PRE_AUTH_MAX_BYTES } from '../protocol/constants.js';
@@ -28,7 +28,7 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** What {@link createSocketService} is built from; all optional. */
 export interface SocketServiceOptions {
-  /** The WebSocket class: `ws` in Node, the platform's in browsers (via isomorphic-ws) by default. */
+  /** The WebSocket class: `ws` in Node, the platform's in browsers by default (`#web-socket`). */
   WebSocket?: WebSocketConstructor;
   /** Where application frames go; without one they are dropped (the bare machine). */
   link?: Link;
@@ -65,7 +65,7 @@ export function createSocketService(options: SocketServiceOptions = {}) {
  * redo its lazily computed transition tables on the first connect) for every client.
  */
 export function socketCallback(options: SocketServiceOptions = {}): SocketCallback {
-  const Ctor = options.WebSocket ?? (DefaultWebSocket as unknown as WebSocketConstructor);
+  const Ctor = (options.WebSocket ?? DefaultWebSocket) as WebSocketConstructor;
   const link = options.link;
   const closeTimeout = options.closeTimeout ?? 2000;
 

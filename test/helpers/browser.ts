@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BuildOptions, build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { type BuildOptions, build, type Plugin } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 
 /**
@@ -26,7 +27,25 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Bundles a browser entry (TypeScript allowed) the way an app's bundler would. */
+// The sources' `#` imports, as package.json maps them for browsers (tsconfig `paths` know no conditions).
+const browserImports: Plugin = {
+  name: 'browser-imports',
+  setup(b) {
+    const sources: Record<string, string> = {
+      '#node-ed25519': '../../src/node-ed25519.browser.ts',
+      '#web-socket': '../../src/services/web-socket.browser.ts',
+    };
+    b.onResolve({ filter: /^#/ }, (args) => {
+      const source = sources[args.path];
+      return source ? { path: fileURLToPath(new URL(source, import.meta.url)) } : undefined;
+    });
+  },
+};
+
+/**
+ * Bundles a browser entry (TypeScript allowed) the way an app's bundler would. Sources are bundled
+ * through tsconfig `paths`; with `tsconfigRaw` given (the built package), package.json resolves.
+ */
 export async function bundle(
   entry: string,
   options: Pick<BuildOptions, 'plugins' | 'tsconfigRaw'> = {},
@@ -40,6 +59,7 @@ export async function bundle(
     write: false,
     logLevel: 'silent',
     ...options,
+    plugins: [...(options.tsconfigRaw === undefined ? [browserImports] : []), ...(options.plugins ?? [])],
   });
   return result.outputFiles[0]?.text ?? '';
 }

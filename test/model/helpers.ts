@@ -211,7 +211,12 @@ function transitionsTaken(machine: SignalingMachine, snapshot: Snapshot, event: 
 /** An actor scope in which nothing runs (as xstate/graph's own), optionally inspected. */
 export function pureScope(
   inspect?: (inspection: InspectionEvent) => void,
-  onAction?: (action: { type: string; params?: unknown }) => void,
+  onAction?: (action: {
+    type: string;
+    params?: unknown;
+    info?: unknown;
+    exec?: (info: unknown, params: unknown) => void;
+  }) => void,
 ): AnyActorScope {
   const self = createEmptyActor();
   if (inspect) self.system.inspect(inspect);
@@ -242,10 +247,12 @@ export interface Replay {
  */
 export function replay(machine: SignalingMachine, keys: Keys, path: ModelPath): Replay {
   let sent: SocketCommand[] = [];
+  // The chart's own actions talk to the socket child (see toSocket): run them against a recorder.
+  const recorder = {
+    getSnapshot: () => ({ children: { socket: { send: (c: SocketCommand) => sent.push(c) } } }),
+  };
   const scope = pureScope(undefined, (action) => {
-    const params = action.params as { targetId?: string; event?: SocketCommand } | undefined;
-    if (action.type === 'xstate.sendTo' && params?.targetId === 'socket' && params.event)
-      sent.push(params.event);
+    action.exec?.({ ...(action.info as object), self: recorder }, action.params);
   });
   const snapshots: Snapshot[] = [machine.getInitialSnapshot(scope, modelInput(keys)) as Snapshot];
   const commands: SocketCommand[][] = [sent];
