@@ -12,15 +12,14 @@
 // verifyChallenge and createServerProof on `/`. The bare client dials `/bare`: TCP + upgrade, the
 // server's first frame, one frame out and one back — the least any challenge-response can cost. The
 // client's figure adds the statechart, the signature (client), its verification and the proof
-// (server), and the proof's verification (client). The floor dials `/` like the client and does
-// exactly the v1 handshake with node:crypto KeyObjects made once (its key, the pinned server key) and
-// nonces from a pool: parse the challenge, check its key against the pin, build the transcript (the
-// library's transcript()), sign, send, parse auth.ok, verify the proof — no statechart, no checks
-// beyond those, no per-connect set-up. Each round times the three, rotating the order, one handshake
-// at a time; the median per round is kept and the median of those printed.
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+// (server), and the proof's verification (client). The floor (bench/lib/v1-floor.js) dials `/` like
+// the client and does exactly the v1 handshake by hand with node:crypto, nothing set up per connect:
+// the least any implementation of protocol v1 can cost. Each round times the three, rotating the
+// order, one handshake at a time; the median per round is kept and the median of those printed.
+// Where the client's time beyond the floor goes, stage by stage: bench/handshake-stages.js.
 import WebSocket from 'ws';
-import { createSignalingClient, Identity, normalizeOrigin, transcript } from '../dist/index.js';
+import { createSignalingClient, Identity } from '../dist/index.js';
+import { createFloor } from './lib/v1-floor.js';
 import { spawnBenchServer } from './lib/v1-server.js';
 
 const N = Number(process.argv[2] ?? 300);
@@ -48,62 +47,11 @@ async function bare() {
   return ms;
 }
 
-// The floor's keys, made once: its own pair and the pinned server key as a KeyObject; and its nonces
-// cut from one CSPRNG draw (a CSPRNG call costs 15–25 µs on a process just woken by the network).
-const floorKeys = generateKeyPairSync('ed25519');
-const floorPublic = floorKeys.publicKey.export({ format: 'jwk' }).x;
-const floorPublicBytes = Buffer.from(floorPublic, 'base64url');
-const pinned = createPublicKey({
-  key: { kty: 'OKP', crv: 'Ed25519', x: server.publicKey },
-  format: 'jwk',
-});
-const pinnedBytes = Buffer.from(server.publicKey, 'base64url');
-const origin = normalizeOrigin(server.url);
-let nonces = Buffer.alloc(0);
-const nonce = () => {
-  if (nonces.length < 32) nonces = randomBytes(4096);
-  const out = nonces.subarray(0, 32);
-  nonces = nonces.subarray(32);
-  return out;
-};
+const floorHandshake = createFloor(server);
 
 async function floor() {
   const t0 = performance.now();
-  const ws = new WebSocket(server.url, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => {
-    let fields;
-    ws.on('message', (data) => {
-      const m = JSON.parse(data);
-      if (m.type === 'auth.challenge') {
-        if (m.serverKey !== server.publicKey) return reject(new Error('floor: server key mismatch'));
-        const clientNonce = nonce();
-        const issuedAt = Date.now();
-        fields = {
-          origin,
-          serverNonce: Buffer.from(m.nonce, 'base64url'),
-          clientNonce,
-          issuedAt,
-          clientPublicKey: floorPublicBytes,
-          serverPublicKey: pinnedBytes,
-        };
-        const signature = sign(null, transcript('C', fields), floorKeys.privateKey);
-        ws.send(
-          JSON.stringify({
-            type: 'auth.response',
-            v: 1,
-            publicKey: floorPublic,
-            clientNonce: clientNonce.toString('base64url'),
-            issuedAt,
-            signature: signature.toString('base64url'),
-          }),
-        );
-      } else if (m.type === 'auth.ok') {
-        const proof = Buffer.from(m.signature, 'base64url');
-        if (verify(null, transcript('S', fields), pinned, proof)) resolve();
-        else reject(new Error('floor: bad server proof'));
-      } else reject(new Error(`floor: unexpected ${m.type}`));
-    });
-  });
+  const ws = await floorHandshake();
   const ms = performance.now() - t0;
   await new Promise((resolve) => {
     ws.once('close', resolve);
