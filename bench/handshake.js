@@ -1,5 +1,6 @@
 // connect() → authenticated through SignalingClient, against a bare `ws` client's open + one round trip
-// on the same server in the same run (the goal: ≤ 1.3×).
+// on the same server in the same run (the goal: ≤ 1.3×), and against the floor: the v1 handshake done
+// by hand with node:crypto, the least any implementation of protocol v1 can cost.
 // Run `npm run build` first: this imports ../dist.
 //
 //   node bench/handshake.js [handshakes=300] [rounds=5] [latency=0]
@@ -11,10 +12,14 @@
 // verifyChallenge and createServerProof on `/`. The bare client dials `/bare`: TCP + upgrade, the
 // server's first frame, one frame out and one back — the least any challenge-response can cost. The
 // client's figure adds the statechart, the signature (client), its verification and the proof
-// (server), and the proof's verification (client). Each round times both, alternating, one handshake
-// at a time; the median per round is kept and the median of those is printed.
+// (server), and the proof's verification (client). The floor (bench/lib/v1-floor.js) dials `/` like
+// the client and does exactly the v1 handshake by hand with node:crypto, nothing set up per connect:
+// the least any implementation of protocol v1 can cost. Each round times the three, rotating the
+// order, one handshake at a time; the median per round is kept and the median of those printed.
+// Where the client's time beyond the floor goes, stage by stage: bench/handshake-stages.js.
 import WebSocket from 'ws';
 import { createSignalingClient, Identity } from '../dist/index.js';
+import { createFloor } from './lib/v1-floor.js';
 import { spawnBenchServer } from './lib/v1-server.js';
 
 const N = Number(process.argv[2] ?? 300);
@@ -42,6 +47,19 @@ async function bare() {
   return ms;
 }
 
+const floorHandshake = createFloor(server);
+
+async function floor() {
+  const t0 = performance.now();
+  const ws = await floorHandshake();
+  const ms = performance.now() - t0;
+  await new Promise((resolve) => {
+    ws.once('close', resolve);
+    ws.close();
+  });
+  return ms;
+}
+
 async function client() {
   const c = createSignalingClient({
     url: server.url,
@@ -61,28 +79,35 @@ async function client() {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-for (let i = 0; i < 50; i++) {
-  await bare();
-  await client();
-}
-const perRound = { bare: [], client: [] };
+const runs = { bare, floor, client };
+const ORDERS = [
+  ['bare', 'floor', 'client'],
+  ['client', 'bare', 'floor'],
+  ['floor', 'client', 'bare'],
+];
+for (let i = 0; i < 50; i++) for (const name of ORDERS[0]) await runs[name]();
+const perRound = { bare: [], floor: [], client: [] };
 for (let r = 0; r < ROUNDS; r++) {
-  const samples = { bare: [], client: [] };
+  const samples = { bare: [], floor: [], client: [] };
   for (let i = 0; i < N; i++) {
-    const order = i % 2 === 0 ? [bare, client] : [client, bare];
-    for (const run of order) samples[run === bare ? 'bare' : 'client'].push(await run());
+    for (const name of ORDERS[i % ORDERS.length]) samples[name].push(await runs[name]());
   }
-  perRound.bare.push(median(samples.bare));
-  perRound.client.push(median(samples.client));
+  for (const name of Object.keys(samples)) perRound[name].push(median(samples[name]));
 }
 const b = median(perRound.bare);
+const f = median(perRound.floor);
 const c = median(perRound.client);
+const list = (xs) => xs.map((x) => x.toFixed(3)).join(', ');
 console.log(
   `handshake: ${N} × ${ROUNDS} rounds each, one at a time, server latency ${LATENCY} ms, node ${process.version}`,
 );
 console.log(
   `bare ws open + 1 RTT ${b.toFixed(3)} ms   SignalingClient connect → connected ${c.toFixed(3)} ms   ratio ${(c / b).toFixed(2)}×` +
-    `   (round medians: bare ${perRound.bare.map((x) => x.toFixed(3)).join(', ')}; client ${perRound.client.map((x) => x.toFixed(3)).join(', ')})`,
+    `   (round medians: bare ${list(perRound.bare)}; client ${list(perRound.client)})`,
+);
+console.log(
+  `floor (v1 by hand, node:crypto) ${f.toFixed(3)} ms   floor/bare ${(f / b).toFixed(2)}×   client/floor ${(c / f).toFixed(2)}×` +
+    `   (round medians: floor ${list(perRound.floor)})`,
 );
 
 await server.stop();

@@ -124,6 +124,30 @@ describe('canonical encodings', () => {
     expect(await verifyEd25519(id.publicKeyBytes, message, bad, kind)).toBe(false);
   });
 
+  it('node: a key kept from the verification before still refuses a wrong message, signature or key', async () => {
+    const a = await Identity.generate();
+    const b = await Identity.generate();
+    const message = new TextEncoder().encode('kept key');
+    const [sigA, sigB] = [await a.sign(message), await b.sign(message)];
+    const badS = sigA.slice();
+    badS[32] = (badS[32] as number) ^ 1; // S stays canonical: only the group equation can refuse it
+    const verify = (id: Identity, m: Uint8Array, sig: Uint8Array) =>
+      verifyEd25519(id.publicKeyBytes, m, sig, 'node');
+    // From the second call in a row with one key on, the imported KeyObject is what verifies.
+    const verdicts = [
+      await verify(a, message, sigA),
+      await verify(a, message, sigA),
+      await verify(a, new TextEncoder().encode('kept kez'), sigA),
+      await verify(a, message, badS),
+      await verify(a, message, sigB),
+      await verify(b, message, sigA),
+      await verify(b, message, sigA),
+      await verify(b, message, sigB),
+      await verify(a, message, sigA),
+    ];
+    expect(verdicts).toEqual([true, true, false, false, false, false, false, true, true]);
+  });
+
   it.each(VERIFIERS)('%s: wrong lengths and garbage are false, never a throw', async (kind) => {
     const id = await Identity.generate();
     const message = new Uint8Array([9]);

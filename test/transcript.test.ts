@@ -54,6 +54,24 @@ describe('transcript', () => {
     expect(hex(bytes.subarray(25, 27))).toBe(length.toString(16).padStart(4, '0'));
   });
 
+  it('writes issuedAt as u64be across the 32-bit boundary and up to 2^53 − 1', () => {
+    const at = (issuedAt: number) => hex(transcript('C', { ...fields, issuedAt }).subarray(111, 119)); // after tag, role, origin and the two nonces
+    expect(at(0)).toBe('0000000000000000');
+    expect(at(0x8000_0000)).toBe('0000000080000000');
+    expect(at(0xffff_ffff)).toBe('00000000ffffffff');
+    expect(at(0x1_0000_0000)).toBe('0000000100000000');
+    expect(at(Number.MAX_SAFE_INTEGER)).toBe('001fffffffffffff');
+  });
+
+  it('encodes each origin afresh when they alternate', () => {
+    const other = 'wss://signal.example.com/ws';
+    const originOf = (bytes: Uint8Array) =>
+      new TextDecoder().decode(bytes.subarray(27, 27 + ((bytes[25] as number) << 8) + (bytes[26] as number)));
+    for (const origin of [ORIGIN, other, ORIGIN, other]) {
+      expect(originOf(transcript('S', { ...fields, origin }))).toBe(origin);
+    }
+  });
+
   it('refuses fields of the wrong size', () => {
     expect(() => transcript('C', { ...fields, serverNonce: new Uint8Array(31) })).toThrow(
       expect.objectContaining({ code: 'invalid-length' }),

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { SignalingError } from '../errors.js';
+import { pooledRandomBytes } from '../node-ed25519.js';
 import { createServerProof, verifyChallenge } from '../protocol/auth.js';
 import { encodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
@@ -17,7 +18,6 @@ import { keyPrefix, type Log } from './logger.js';
 import type { AuthContext, ResolvedOptions, SessionHandle } from './options.js';
 import type { Peer } from './peer.js';
 import type { PresenceHub } from './presence.js';
-import { serverRandomBytes } from './random.js';
 import type { FailureRateLimiter } from './rate-limit.js';
 import { relaySignal } from './relay.js';
 import type { SessionRegistry } from './sessions.js';
@@ -67,7 +67,7 @@ export class Connection implements Peer {
   /** When the last frame of any kind arrived (ms since the epoch); the heartbeat sweep reads it. */
   lastSeen: number;
   private state: State = 'challenged';
-  private readonly nonce = serverRandomBytes(NONCE_BYTES);
+  private readonly nonce = pooledRandomBytes(NONCE_BYTES);
   private readonly openedAt = Date.now();
 
   constructor(
@@ -267,7 +267,7 @@ export class Connection implements Peer {
     this.state = 'open';
     this.request = undefined;
     this.publicKey = response.publicKey;
-    this.sessionId = encodeBase64url(serverRandomBytes(16));
+    this.sessionId = encodeBase64url(pooledRandomBytes(16));
     this.ws.send(
       JSON.stringify({
         type: 'auth.ok',
