@@ -106,8 +106,7 @@ export class SignalingClient {
   /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
   readonly actor: SignalingActor;
   readonly #dispatcher: Dispatcher;
-  /** Copy-on-write, like the dispatcher's subscribers (an empty Set costs 150 B per client). */
-  #listeners: StateChangeListener[] = [];
+  readonly #listeners = new Set<StateChangeListener>();
   readonly #globalEvents: EventTargetLike | undefined;
   #current: ConnectionState = ConnectionState.DISCONNECTED;
   #listening = false;
@@ -212,10 +211,8 @@ export class SignalingClient {
 
   /** Called on every change of `state`. Returns an unsubscribe. */
   onStateChange(listener: StateChangeListener): () => void {
-    if (!this.#listeners.includes(listener)) this.#listeners = [...this.#listeners, listener];
-    return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener);
-    };
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   #onSnapshot(snapshot: ReturnType<SignalingActor['getSnapshot']>): void {
@@ -230,7 +227,7 @@ export class SignalingClient {
     }
     const { reason, retryIn, closeCode } = snapshot.context;
     const details: StateChangeDetails = { reason, retryIn, closeCode };
-    for (const listener of this.#listeners) {
+    for (const listener of [...this.#listeners]) {
       try {
         listener(state, previous, details);
       } catch (error) {
