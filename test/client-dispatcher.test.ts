@@ -132,7 +132,7 @@ describe('Dispatcher', () => {
     d.attach(c);
     c.close(); // closing, not yet detached
     const p = d.send({ type: 'chat' });
-    expect(d.queued).toBe(1);
+    expect(c.sent).toEqual([]); // not written to the closing socket: queued
     const next = channel();
     d.attach(next);
     await expect(p).resolves.toBeUndefined();
@@ -189,29 +189,29 @@ describe('Dispatcher', () => {
   it('whenIdle waits for the sockets alive when asked, not for ones started later', async () => {
     const d = new Dispatcher();
     await d.whenIdle(); // none alive: at once
-    const endA = d.socketStarted();
-    const endB = d.socketStarted();
+    const a = d.socketStarted();
+    const b = d.socketStarted();
     let idle = false;
     void d.whenIdle().then(() => {
       idle = true;
     });
-    const endC = d.socketStarted(); // opened after the call: not waited for
-    endC();
-    endA();
+    const c = d.socketStarted(); // opened after the call: not waited for
+    d.socketEnded(c);
+    d.socketEnded(a);
     await Promise.resolve();
     expect(idle).toBe(false);
-    endB();
+    d.socketEnded(b);
     await Promise.resolve();
     expect(idle).toBe(true);
     // And again once everything had closed.
-    const endD = d.socketStarted();
+    const dd = d.socketStarted();
     let again = false;
     void d.whenIdle().then(() => {
       again = true;
     });
     await Promise.resolve();
     expect(again).toBe(false);
-    endD();
+    d.socketEnded(dd);
     await Promise.resolve();
     expect(again).toBe(true);
   });

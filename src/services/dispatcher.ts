@@ -233,15 +233,16 @@ export class Dispatcher implements Link {
   }
 
   // A count rather than a promise per socket: nothing is allocated per connection unless someone
-  // waits. The socket service calls what socketStarted() returns once.
-  socketStarted(): () => void {
-    // Waiters from this index on came after this socket started: they count it.
-    const from = this.#idle.length;
+  // waits. A socket is started once and ended once.
+  socketStarted(): number {
     this.#alive++;
-    return () => {
-      for (const waiter of this.#idle.slice(from)) waiter();
-      if (--this.#alive === 0) this.#idle = [];
-    };
+    // Waiters from this index on come after this socket started: they count it.
+    return this.#idle.length;
+  }
+
+  socketEnded(started: number): void {
+    for (const waiter of this.#idle.slice(started)) waiter();
+    if (--this.#alive === 0) this.#idle = [];
   }
 
   /** Resolves once every socket alive now has finished closing (not ones opened later). */
@@ -251,10 +252,6 @@ export class Dispatcher implements Link {
   }
 
   // Sending
-
-  get queued(): number {
-    return this.#queue.length;
-  }
 
   send(message: object): Promise<void> {
     let text: string;

@@ -22,6 +22,8 @@ export interface Link {
   detach(channel: Channel): void;
   /** An inbound non-control frame (signal, presence, ack, error or application message). */
   deliver(message: ParsedMessage<'server'>): void;
-  /** A socket was created; call what it returns once that socket has finished closing (`disconnect()` waits for it). */
-  socketStarted(): () => void;
+  /** A socket was created (`disconnect()` waits for it to close); pass what it returns to socketEnded(). */
+  socketStarted(): number;
+  /** That socket has finished closing. */
+  socketEnded(started: number): void;
 }

@@ -98,13 +98,13 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
       queueMicrotask(() => report({ type: 'SOCKET.CLOSE', code: CloseCode.ABNORMAL, reason: String(cause) }));
       return;
     }
-    const socketEnded = link?.socketStarted();
+    const started = link?.socketStarted();
 
     const end = () => {
       if (ended) return;
       ended = true;
       clearTimeout(terminateTimer);
-      socketEnded?.();
+      link?.socketEnded(started as number);
     };
 
     const detach = () => {
