@@ -254,12 +254,10 @@ async function main() {
         '--expose-gc',
         process.argv[1],
         String(N),
-        '--measure',
-        kind,
-        '--url',
-        server.url,
-        '--key',
-        server.publicKey,
+        `--measure=${kind}`,
+        `--url=${server.url}`,
+        // `=`: a base64url key may start with '-', which parseArgs would take for an option.
+        `--key=${server.publicKey}`,
       ];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
