@@ -81,7 +81,9 @@ let poolAt = 0;
 export function pooledRandomBytes(length: number): Uint8Array {
   if (poolAt + length > pool.length) {
     pool = new Uint8Array(Math.max(length, 4096));
-    (nodeCrypto as typeof NodeCrypto).randomFillSync(pool);
+    // The server imports this directly: a runtime without getBuiltinModule still has WebCrypto.
+    if (nodeCrypto) nodeCrypto.randomFillSync(pool);
+    else globalThis.crypto.getRandomValues(pool);
     poolAt = 0;
   }
   const out = pool.slice(poolAt, poolAt + length);

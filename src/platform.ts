@@ -1,8 +1,9 @@
 /**
  * Platform capabilities, found without importing any `node:` module, so that everything reachable from
- * the package's `.` entry stays browser-safe. On Node, `#node-crypto` gives node:crypto; elsewhere
+ * the package's `.` entry stays browser-safe. On Node, `#node-ed25519` gives node:crypto; elsewhere
  * WebCrypto is used, and tweetnacl is loaded only where neither exists.
  */
+import { decodeBase64url } from './protocol/base64url.js';
 /** WebCrypto's `SubtleCrypto`, or `null` outside a secure context. */
 export function getSubtle(): SubtleCrypto | null {
   return globalThis.crypto?.subtle ?? null;
@@ -17,7 +18,7 @@ export function hasWebCryptoEd25519(): Promise<boolean> {
     if (!subtle) return false;
     try {
       // The public key of the RFC 8032 TEST 1 secret: importing it proves the algorithm is known.
-      await subtle.importKey('raw', PROBE_PUBLIC_KEY, { name: 'Ed25519' }, false, ['verify']);
+      await subtle.importKey('raw', bufferSource(PROBE_PUBLIC_KEY), { name: 'Ed25519' }, false, ['verify']);
       return true;
     } catch {
       return false;
@@ -26,10 +27,7 @@ export function hasWebCryptoEd25519(): Promise<boolean> {
   return webCryptoEd25519;
 }
 
-const PROBE_PUBLIC_KEY = new Uint8Array([
-  0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1,
-  0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
-]);
+const PROBE_PUBLIC_KEY = decodeBase64url('11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo');
 
 /** Fills `length` bytes from the platform CSPRNG. */
 export function randomBytes(length: number): Uint8Array {

@@ -205,10 +205,14 @@ describe('sending and receiving against a real socket', () => {
 
   it('frames the server sends right after auth.ok (before the proof is checked) still arrive', async () => {
     const { client } = await setup(() => ({ afterAuth: (c) => c.send({ type: 'welcome' }) }));
-    const got: string[] = [];
-    client.on('welcome', (m) => got.push(m.type));
+    const got: unknown[] = [];
+    // Held until the proof is verified, then delivered to a client that already says so: connected,
+    // with this session's id and server key (an app builds its peer connection from them right here).
+    client.on('welcome', (m) =>
+      got.push([m.type, client.state, client.sessionId !== undefined, client.serverKey !== undefined]),
+    );
     client.connect();
-    await expect.poll(() => got).toEqual(['welcome']);
+    await expect.poll(() => got).toEqual([['welcome', 'connected', true, true]]);
   });
 
   it('disconnect() resolves after the socket closed with 1000 and leaves no timer', async () => {

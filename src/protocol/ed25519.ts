@@ -1,5 +1,6 @@
 import { nodeEd25519 } from '#node-ed25519';
 import { bufferSource, getSubtle, hasWebCryptoEd25519, loadNacl } from '../platform.js';
+import { decodeBase64url } from './base64url.js';
 import { KEY_BYTES, SIGNATURE_BYTES } from './constants.js';
 
 /**
@@ -19,25 +20,20 @@ const L = [
 ];
 
 /**
- * The eight points of order dividing 8, canonically encoded (the test suite re-derives this list by
- * multiplying each point by 8). A key among them lets a forger sign for it without any secret.
+ * The eight points of order dividing 8, canonically encoded, as keys travel in the protocol (the test
+ * suite re-derives this list by multiplying each point by 8). A key among them lets a forger sign for
+ * it without any secret.
  */
 const SMALL_ORDER_KEYS = [
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0000000000000000000000000000000000000000000000000000000000000080',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-].map(fromHex);
-
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
+  'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  '7P_______________________________________38',
+  'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIA',
+  'JuiVj8KyJ7BFw_SJ8u-Y8NXfrAXTxjM5sTgCiG1T_AU',
+  'JuiVj8KyJ7BFw_SJ8u-Y8NXfrAXTxjM5sTgCiG1T_IU',
+  'xxdqcD1N2E-6PAt2DRBnDyogU_osOczGTsf9d5KsA3o',
+  'xxdqcD1N2E-6PAt2DRBnDyogU_osOczGTsf9d5KsA_o',
+].map((key) => decodeBase64url(key, KEY_BYTES));
 
 /** True when `s` (32 bytes, little-endian) is < L. */
 export function isCanonicalScalar(s: Uint8Array): boolean {

@@ -222,10 +222,14 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
             },
           };
           channel = c;
-          const early = held ?? [];
-          held = undefined;
           link?.attach(c);
-          for (const message of early) link?.deliver(message);
+          // Held frames reach subscribers once the chart's transition to `connected` is over (this
+          // command comes from inside it): they then see the client connected, with this session's id.
+          queueMicrotask(() => {
+            const early = held ?? [];
+            held = undefined;
+            for (const message of early) link?.deliver(message);
+          });
           return;
         }
       }
