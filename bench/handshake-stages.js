@@ -10,7 +10,8 @@
 // proof. Each stage's median is printed (µs), and the client's excess over the floor: that excess is the
 // client's own work between network events — its statechart's steps and the library's checks.
 import WebSocket from 'ws';
-import { createSignalingClient, Identity } from '../dist/index.js';
+import { Identity } from '../dist/index.js';
+import { benchClient, connect } from './lib/bench-client.js';
 import { createFloor } from './lib/v1-floor.js';
 import { spawnBenchServer } from './lib/v1-server.js';
 
@@ -42,18 +43,9 @@ const identity = await Identity.generate();
 const floorHandshake = createFloor(server, { WebSocket: TracedWebSocket });
 
 async function client() {
-  const c = createSignalingClient({
-    url: server.url,
-    identity,
-    serverKey: server.publicKey,
-    globalEvents: false,
-    WebSocket: TracedWebSocket,
-  });
-  await new Promise((resolve) => {
-    c.onStateChange((state) => state === 'connected' && resolve(mark('done')));
-    mark('t0');
-    c.connect();
-  });
+  const c = benchClient(server, identity, { WebSocket: TracedWebSocket });
+  mark('t0');
+  await connect(c, () => mark('done'));
   await c.disconnect();
 }
 

@@ -18,7 +18,8 @@
 // order, one handshake at a time; the median per round is kept and the median of those printed.
 // Where the client's time beyond the floor goes, stage by stage: bench/handshake-stages.js.
 import WebSocket from 'ws';
-import { createSignalingClient, Identity } from '../dist/index.js';
+import { Identity } from '../dist/index.js';
+import { benchClient, connect } from './lib/bench-client.js';
 import { createFloor } from './lib/v1-floor.js';
 import { spawnBenchServer } from './lib/v1-server.js';
 
@@ -61,18 +62,9 @@ async function floor() {
 }
 
 async function client() {
-  const c = createSignalingClient({
-    url: server.url,
-    identity,
-    serverKey: server.publicKey,
-    globalEvents: false,
-  });
+  const c = benchClient(server, identity);
   const t0 = performance.now();
-  await new Promise((resolve) => {
-    c.onStateChange((s) => s === 'connected' && resolve());
-    c.connect();
-  });
-  const ms = performance.now() - t0;
+  const ms = await connect(c, () => performance.now() - t0);
   await c.disconnect();
   return ms;
 }

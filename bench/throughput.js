@@ -12,7 +12,8 @@
 // the connection's state. Outbound: N sends, timed until the server has counted them all. Each round
 // runs both clients (order alternating) on fresh connections; medians are printed.
 import WebSocket from 'ws';
-import { createSignalingClient, Identity } from '../dist/index.js';
+import { Identity } from '../dist/index.js';
+import { benchClient, connect } from './lib/bench-client.js';
 import { spawnBenchServer } from './lib/v1-server.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -55,16 +56,8 @@ async function bare() {
 }
 
 async function client() {
-  const c = createSignalingClient({
-    url: server.url,
-    identity,
-    serverKey: server.publicKey,
-    globalEvents: false,
-  });
-  await new Promise((resolve) => {
-    c.onStateChange((s) => s === 'connected' && resolve());
-    c.connect();
-  });
+  const c = benchClient(server, identity);
+  await connect(c);
   return {
     inbound: (kind) =>
       new Promise((resolve) => {
