@@ -9,6 +9,7 @@ import type * as NodeCrypto from 'node:crypto';
 import { notExtractable } from './errors.js';
 import { seedToPkcs8 } from './identity/pkcs8-seed.js';
 import type { KeyHandle } from './identity/signers.js';
+import { randomBytes } from './platform.js';
 import { decodeBase64url, encodeBase64url } from './protocol/base64url.js';
 import { KEY_BYTES } from './protocol/constants.js';
 
@@ -69,7 +70,7 @@ function withNodeCrypto(crypto: typeof NodeCrypto): NodeEd25519 {
   };
 }
 
-let pool = new Uint8Array(0);
+let pool: Uint8Array = new Uint8Array(0);
 let poolAt = 0;
 
 /**
@@ -80,10 +81,9 @@ let poolAt = 0;
  */
 export function pooledRandomBytes(length: number): Uint8Array {
   if (poolAt + length > pool.length) {
-    pool = new Uint8Array(Math.max(length, 4096));
+    const size = Math.max(length, 4096);
     // The server imports this directly: a runtime without getBuiltinModule still has WebCrypto.
-    if (nodeCrypto) nodeCrypto.randomFillSync(pool);
-    else globalThis.crypto.getRandomValues(pool);
+    pool = nodeCrypto ? nodeCrypto.randomFillSync(new Uint8Array(size)) : randomBytes(size);
     poolAt = 0;
   }
   const out = pool.slice(poolAt, poolAt + length);

@@ -241,7 +241,8 @@ export class Dispatcher implements Link {
   }
 
   socketEnded(started: number): void {
-    for (const waiter of this.#idle.slice(started)) waiter();
+    const idle = this.#idle;
+    for (let i = started; i < idle.length; i++) (idle[i] as () => void)();
     if (--this.#alive === 0) this.#idle = [];
   }
 
