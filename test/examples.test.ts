@@ -53,6 +53,17 @@ async function nodePeer(url: string): Promise<{ client: SignalingClient; identit
 }
 
 /** Serves `files` (URL path → body) on 127.0.0.1. */
+/** A fresh browser context (closed after the test) showing `url`, and the page errors it reports. */
+async function openTab(url: string) {
+  const context = await browser.newContext();
+  cleanups.push(() => context.close());
+  const tab = await context.newPage();
+  const errors: string[] = [];
+  tab.on('pageerror', (e) => errors.push(String(e)));
+  await tab.goto(url);
+  return { tab, errors };
+}
+
 async function serveFiles(files: Map<string, string | Uint8Array>): Promise<string> {
   const types: Record<string, string> = { html: 'text/html', js: 'text/javascript' };
   const http = createServer((req, res) => {
@@ -127,12 +138,7 @@ describe('examples/browser', () => {
     const site = await serveFiles(files);
     const s = await server();
 
-    const context = await browser.newContext();
-    cleanups.push(() => context.close());
-    const tab = await context.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (e) => errors.push(String(e)));
-    await tab.goto(`${site}?server=${encodeURIComponent(s.url)}`);
+    const { tab, errors } = await openTab(`${site}?server=${encodeURIComponent(s.url)}`);
     await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
     const key = (await tab.textContent('#key')) ?? '';
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -178,12 +184,7 @@ describe('examples/react/SignalingStatus.tsx', () => {
     cleanups.push(() => page.close());
     const s = await server();
 
-    const context = await browser.newContext();
-    cleanups.push(() => context.close());
-    const tab = await context.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (e) => errors.push(String(e)));
-    await tab.goto(`${page.url}?server=${encodeURIComponent(s.url)}`);
+    const { tab, errors } = await openTab(`${page.url}?server=${encodeURIComponent(s.url)}`);
     await tab.waitForFunction('window.ready === true');
     const state = tab.getByTestId('signaling-state');
     await expectText(() => state.textContent(), 'disconnected');
