@@ -3,7 +3,12 @@ import { SignalingError } from './errors.js';
 import type { Signer } from './identity/identity.js';
 import type { BackoffOptions } from './machines/backoff.js';
 import { signalingMachine } from './machines/signaling.machine.js';
-import { ConnectionState, type FailureReason, type ReconnectReason } from './machines/signaling.types.js';
+import {
+  type ConnectionError,
+  ConnectionState,
+  type FailureReason,
+  type ReconnectReason,
+} from './machines/signaling.types.js';
 import type {
   Ack,
   ApplicationMessage,
@@ -68,6 +73,12 @@ export interface StateChangeDetails {
   retryIn: number | undefined;
   /** The close code of the socket that ended, when the server closed it. */
   closeCode: number | undefined;
+  /**
+   * Why the last attempt's socket failed, when the platform says: `ECONNREFUSED`, `ENOTFOUND`,
+   * `http-404`, `tls`, `socket-construct`, … (browsers: `connect-failed`). Transport failures are
+   * reported here, not through `on('error')`, which carries the server's `error` frames.
+   */
+  error: ConnectionError | undefined;
 }
 
 /** Told each change of the connection state, with the state before it and why. */
@@ -225,8 +236,8 @@ export class SignalingClient {
         () => new SignalingError('closed', `the connection failed (${snapshot.context.reason ?? 'unknown'})`),
       );
     }
-    const { reason, retryIn, closeCode } = snapshot.context;
-    const details: StateChangeDetails = { reason, retryIn, closeCode };
+    const { reason, retryIn, closeCode, error } = snapshot.context;
+    const details: StateChangeDetails = { reason, retryIn, closeCode, error };
     for (const listener of [...this.#listeners]) {
       try {
         listener(state, previous, details);

@@ -29,8 +29,10 @@ export {
 export { type CloseAction, closeAction } from './machines/close-codes.js';
 export { type SignalingMachine, signalingMachine } from './machines/signaling.machine.js';
 export type {
+  ConnectionError,
   ControlEvent,
   InternalEvent,
+  ServiceDoneEvent,
   SignalingConfig,
   SignerInput,
   SocketInput,

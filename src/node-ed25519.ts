@@ -7,8 +7,8 @@
  */
 import type * as NodeCrypto from 'node:crypto';
 import { notExtractable } from './errors.js';
+import type { KeyHandle } from './identity/key-handle.js';
 import { seedToPkcs8 } from './identity/pkcs8-seed.js';
-import type { KeyHandle } from './identity/signers.js';
 import { randomBytes } from './platform.js';
 import { decodeBase64url, encodeBase64url } from './protocol/base64url.js';
 import { KEY_BYTES } from './protocol/constants.js';

@@ -3,31 +3,15 @@ import { notExtractable, SignalingError } from '../errors.js';
 import { bufferSource, getSubtle, hasWebCryptoEd25519, loadNacl, randomBytes } from '../platform.js';
 import { decodeBase64url } from '../protocol/base64url.js';
 import { KEY_BYTES } from '../protocol/constants.js';
+import type { KeyHandle, SignerKind } from './key-handle.js';
 import { seedToPkcs8 } from './pkcs8-seed.js';
+
+export type { KeyHandle, SignerKind } from './key-handle.js';
 
 /**
  * The three Ed25519 backends behind an `Identity`. Each keeps its secret in this closure only; what
  * leaves is the public key, signatures, and — for an extractable key, on request — the seed.
  */
-
-/** `node`: node:crypto (fastest on Node); `webcrypto`: non-extractable CryptoKey; `tweetnacl`: anywhere. */
-export type SignerKind = 'node' | 'webcrypto' | 'tweetnacl';
-
-/** One key, held by one backend: the secret never leaves it except as `exportSeed()` allows. */
-export interface KeyHandle {
-  /** The backend holding the key. */
-  readonly kind: SignerKind;
-  /** Whether `exportSeed()` may return the seed. */
-  readonly extractable: boolean;
-  /** The 32-byte Ed25519 public key. */
-  readonly publicKey: Uint8Array;
-  /** A 64-byte Ed25519 signature over `message`. */
-  sign(message: Uint8Array): Promise<Uint8Array>;
-  /** @throws SignalingError `not-extractable` unless the key was made extractable */
-  exportSeed(): Promise<Uint8Array>;
-  /** The WebCrypto key, for the `webcrypto` kind only (it can be stored in IndexedDB as it is). */
-  readonly cryptoKey?: CryptoKey;
-}
 
 /** How an identity's key is held: which signing backend, and whether its seed can be read back. */
 export interface HandleOptions {

@@ -82,6 +82,8 @@ function describe(context: Record<string, unknown> | undefined): string {
   const parts: string[] = [];
   if (typeof context.reason === 'string') parts.push(`reason ${context.reason}`);
   if (typeof context.closeCode === 'number') parts.push(`close ${context.closeCode}`);
+  const error = context.error as { code?: unknown; message?: unknown } | undefined;
+  if (error && typeof error.code === 'string') parts.push(`error ${error.code} (${String(error.message)})`);
   if (typeof context.retryIn === 'number') parts.push(`retry in ${Math.round(context.retryIn)} ms`);
   return parts.length > 0 ? `  ${parts.join(', ')}` : '';
 }

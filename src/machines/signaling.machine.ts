@@ -85,8 +85,7 @@ export const signalingMachine = setup({
       event.type === 'AUTH.CHALLENGE' &&
       context.config.pinnedKey !== undefined &&
       event.challenge.serverKey !== context.config.pinnedKey,
-    proofValid: ({ event }) =>
-      'output' in event && (event as { output: VerifyServerProofResult }).output.ok === true,
+    proofValid: ({ event }) => event.type === 'xstate.done.actor.verifier' && event.output.ok,
     retriesExhausted: ({ context }) => context.attempt > context.config.backoff.maxRetries,
   },
   actions: {
@@ -98,6 +97,7 @@ export const signalingMachine = setup({
       retryIn: undefined,
       reason: undefined,
       closeCode: undefined,
+      error: undefined,
     }),
     clearHandshake: assign({
       challenge: undefined,
@@ -119,25 +119,23 @@ export const signalingMachine = setup({
         maxMessageBytes: challenge.limits.maxMessageBytes,
       };
     }),
-    sendResponse: (args) =>
-      toSocket(args, {
-        type: 'SOCKET.SEND',
-        frame: (args.event as unknown as { output: AuthResponse }).output,
-      }),
+    sendResponse: (args) => toSocket(args, { type: 'SOCKET.SEND', frame: args.context.response as object }),
     storeResponse: assign({
-      response: ({ event }) => (event as unknown as { output: AuthResponse }).output,
+      response: ({ event }) => (event.type === 'xstate.done.actor.signer' ? event.output : undefined),
     }),
     storeAuthError: assign(({ event }) =>
       event.type === 'AUTH.ERROR' ? { authError: event.code, retryAfter: event.retryAfter } : {},
     ),
     storeSession: assign(({ context, event }) => {
-      const output = (event as unknown as { output: VerifyServerProofResult }).output;
+      const verified =
+        event.type === 'xstate.done.actor.verifier' && event.output.ok ? event.output : undefined;
       return {
-        serverKey: (output.ok ? output.serverKey : undefined) ?? context.serverKey,
+        serverKey: verified?.serverKey ?? context.serverKey,
         sessionId: context.ok?.sessionId,
         iceServers: Array.isArray(context.ok?.iceServers) ? context.ok.iceServers : undefined,
         reason: undefined,
         closeCode: undefined,
+        error: undefined,
         // Verified: the handshake's frames are spent (about 0.6 KiB a client, held for the whole session).
         challenge: undefined,
         response: undefined,
@@ -181,7 +179,9 @@ export const signalingMachine = setup({
       });
     },
     recordClose: assign(({ event }) => {
-      if (event.type === 'SOCKET.CLOSE') return { closeCode: event.code, reason: 'closed' as const };
+      if (event.type === 'SOCKET.CLOSE') {
+        return { closeCode: event.code, reason: 'closed' as const, error: event.error };
+      }
       if (event.type === 'SESSION.ABORT' || event.type === 'SOCKET.PROTOCOL_ERROR') {
         return {
           closeCode: undefined,
@@ -194,7 +194,14 @@ export const signalingMachine = setup({
     recordFailure: assign(({ event }) => {
       if (event.type === 'SOCKET.CLOSE') {
         const action = closeAction(event.code);
-        return { closeCode: event.code, reason: action.kind === 'fail' ? action.reason : 'protocol' };
+        return {
+          closeCode: event.code,
+          reason: action.kind === 'fail' ? action.reason : 'protocol',
+          error: event.error,
+        };
+      }
+      if (event.type === 'SOCKET.UNSUPPORTED') {
+        return { closeCode: undefined, reason: 'unsupported-runtime' as const, error: event.error };
       }
       if (event.type === 'SESSION.FAIL') return { reason: event.reason };
       return {};
@@ -253,6 +260,7 @@ export const signalingMachine = setup({
     authError: undefined,
     reason: undefined,
     closeCode: undefined,
+    error: undefined,
     challenge: undefined,
     response: undefined,
     ok: undefined,
@@ -288,6 +296,7 @@ export const signalingMachine = setup({
           { guard: 'closeIsFatal', target: 'failed', actions: 'recordFailure' },
           { target: 'reconnecting', actions: 'recordClose' },
         ],
+        'SOCKET.UNSUPPORTED': { target: 'failed', actions: 'recordFailure' },
         'SOCKET.PROTOCOL_ERROR': { target: 'reconnecting', actions: 'recordClose' },
         'SESSION.ABORT': { target: 'reconnecting', actions: 'recordClose' },
         'SESSION.FAIL': { target: 'failed', actions: 'recordFailure' },
@@ -331,6 +340,7 @@ export const signalingMachine = setup({
             },
             signing: {
               invoke: {
+                id: 'signer',
                 src: 'signer',
                 /** The challenge to answer. */
                 input: ({ context }) => ({
@@ -356,6 +366,7 @@ export const signalingMachine = setup({
             },
             verifying: {
               invoke: {
+                id: 'verifier',
                 src: 'verifier',
                 /** The handshake to check the server's proof against. */
                 input: ({ context }) => ({

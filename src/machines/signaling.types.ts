@@ -1,3 +1,5 @@
+import type { CallbackLogicFunction, DoneActorEvent } from 'xstate';
+import type { VerifyServerProofResult } from '../protocol/auth.js';
 import type {
   AuthChallenge,
   AuthErrorCode,
@@ -6,8 +8,6 @@ import type {
   HeartbeatSettings,
   IceServer,
 } from '../protocol/messages.js';
-import type { AuthResponder } from '../services/signer.js';
-import type { SocketCallback } from '../services/socket.js';
 import type { BackoffOptions, ResolvedBackoff } from './backoff.js';
 
 /** The connection's state as the application sees it; each is a tag on the chart's states. */
@@ -27,7 +27,20 @@ export type FailureReason =
   | 'server-key-mismatch'
   | 'protocol'
   | 'replaced'
-  | 'retries-exhausted';
+  | 'retries-exhausted'
+  /** No socket could be made here: no WebSocket in this runtime, or its constructor threw. */
+  | 'unsupported-runtime';
+
+/**
+ * Why the last attempt's socket failed, as far as the platform says (serializable, never secret).
+ * `code`: the system error (`ECONNREFUSED`, `ENOTFOUND`, …), `http-NNN` for an upgrade answered with
+ * another HTTP status, `tls` for a failed TLS handshake, `socket-construct` for a socket that could not
+ * be made; browsers hide the cause from pages and report only `connect-failed`.
+ */
+export interface ConnectionError {
+  code: string;
+  message: string;
+}
 
 /** Why the machine is in `reconnecting`. */
 export type ReconnectReason =
@@ -108,6 +121,8 @@ export interface SignalingContext {
   reason: ReconnectReason | FailureReason | undefined;
   /** The close code of the last socket, when the server closed it. */
   closeCode: number | undefined;
+  /** Why the last attempt's socket failed, when the platform said (cleared once authenticated). */
+  error: ConnectionError | undefined;
 
   /** This session's handshake (public values only: the secret stays in the signer), until verified. */
   challenge: AuthChallenge | undefined;
@@ -140,7 +155,9 @@ export type ControlEvent =
 /** Events the socket service sends back (control frames only; application frames bypass the chart). */
 export type SocketEvent =
   | { type: 'SOCKET.OPEN' }
-  | { type: 'SOCKET.CLOSE'; code: number; reason: string }
+  | { type: 'SOCKET.CLOSE'; code: number; reason: string; error?: ConnectionError | undefined }
+  /** No socket could be constructed (see {@link ConnectionError}): retrying would repeat it. */
+  | { type: 'SOCKET.UNSUPPORTED'; error: ConnectionError }
   /** A frame arrived after a ping: the connection is alive (sent once per ping, not per frame). */
   | { type: 'SOCKET.ALIVE' }
   /** The server sent a malformed frame; the socket closed itself with `code` (1002/1003/1007/1009). */
@@ -155,8 +172,13 @@ export type InternalEvent =
   | { type: 'SESSION.ABORT'; code: number; reason: ReconnectReason }
   | { type: 'SESSION.FAIL'; code: number; reason: FailureReason };
 
+/** What the invoked signer and verifier deliver when they finish (their invoke ids are their names). */
+export type ServiceDoneEvent =
+  | DoneActorEvent<AuthResponse, 'signer'>
+  | DoneActorEvent<VerifyServerProofResult, 'verifier'>;
+
 /** Every event the chart takes. */
-export type SignalingEvent = ControlEvent | SocketEvent | InternalEvent;
+export type SignalingEvent = ControlEvent | SocketEvent | InternalEvent | ServiceDoneEvent;
 
 /** Commands the chart sends to the socket service. */
 export type SocketCommand =
@@ -198,3 +220,9 @@ export interface VerifierInput {
   /** The server key the client pins, if any. */
   pinnedKey: string | undefined;
 }
+
+/** The socket service's body: what a callback actor runs for one socket (`socketCallback`). */
+export type SocketCallback = CallbackLogicFunction<SocketCommand, SocketEvent, SocketInput>;
+
+/** Answers a challenge with an `auth.response`: the signer service's body (`authResponder`). */
+export type AuthResponder = (challenge: AuthChallenge) => Promise<AuthResponse>;

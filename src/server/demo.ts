@@ -45,12 +45,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       backoff: { initialDelay: 300, maxDelay: 3000 },
       ...(options.inspect ? { inspect: createConsoleInspector({ label: `${name} chart`, write }) } : {}),
     });
-    client.onStateChange((state, previous, { reason, retryIn, closeCode }) => {
+    client.onStateChange((state, previous, { reason, retryIn, closeCode, error }) => {
       // Why and when, only where the peer is waiting or has given up.
       const waiting = state === ConnectionState.RECONNECTING || state === ConnectionState.FAILED;
       const why = waiting
         ? [
             closeCode === undefined ? reason : `closed ${closeCode}`,
+            error ? `${error.code}: ${error.message}` : '',
             retryIn === undefined ? '' : `retry in ${Math.round(retryIn)} ms`,
           ]
             .filter(Boolean)

@@ -1,8 +1,8 @@
 import { fromPromise } from 'xstate';
 import type { Signer } from '../identity/identity.js';
-import type { SignerInput } from '../machines/signaling.types.js';
+import type { AuthResponder, SignerInput } from '../machines/signaling.types.js';
 import { createAuthResponse } from '../protocol/auth.js';
-import type { AuthChallenge, AuthResponse } from '../protocol/messages.js';
+import type { AuthResponse } from '../protocol/messages.js';
 
 /** What {@link createSignerService} is built from. */
 export interface SignerServiceOptions {
@@ -25,8 +25,7 @@ export function createSignerService(options: SignerServiceOptions) {
   return fromPromise<AuthResponse, SignerInput>(({ input }) => respond(input.challenge));
 }
 
-/** Answers a challenge with an `auth.response`: the body of {@link createSignerService}, for the machine's `sign` input. */
-export type AuthResponder = (challenge: AuthChallenge) => Promise<AuthResponse>;
+export type { AuthResponder } from '../machines/signaling.types.js';
 
 /** The signer's body as a plain function (the identity stays in its closure). */
 export function authResponder(options: SignerServiceOptions): AuthResponder {

@@ -1,7 +1,13 @@
-import { type CallbackLogicFunction, fromCallback } from 'xstate';
+import { fromCallback } from 'xstate';
 import { DefaultWebSocket, listen, terminateLater } from '#web-socket';
 import { SignalingError } from '../errors.js';
-import type { SocketCommand, SocketEvent, SocketInput } from '../machines/signaling.types.js';
+import type {
+  ConnectionError,
+  SocketCallback,
+  SocketCommand,
+  SocketEvent,
+  SocketInput,
+} from '../machines/signaling.types.js';
 import { CloseCode, PRE_AUTH_MAX_BYTES } from '../protocol/constants.js';
 import { type ParsedMessage, parseFrame, utf8Length } from '../protocol/parse.js';
 import type { Channel, Link } from './link.js';
@@ -48,14 +54,13 @@ export type TerminateLater = (ws: WebSocketLike, ms: number) => ReturnType<typeo
 export type SocketListeners = (
   ws: WebSocketLike,
   open: () => void,
-  /** `reason`: a string, or `ws`'s Buffer. */
-  close: (code: number, reason: unknown) => void,
+  /** `reason`: a string, or `ws`'s Buffer; `error`: why the socket failed, when the platform says. */
+  close: (code: number, reason: unknown, error: ConnectionError | undefined) => void,
   text: (data: string) => void,
   binary: () => void,
 ) => void;
 
-/** The socket service's body: what a callback actor runs for one socket (see {@link createSocketService}). */
-export type SocketCallback = CallbackLogicFunction<SocketCommand, SocketEvent, SocketInput>;
+export type { SocketCallback } from '../machines/signaling.types.js';
 
 /**
  * The socket as a callback actor. It lives as long as the chart's `session` state, reports control
@@ -94,8 +99,10 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
     try {
       ws = new Ctor(input.url);
     } catch (cause) {
-      // A bad URL or a refused constructor is a failed attempt like any other: report an abnormal close.
-      queueMicrotask(() => report({ type: 'SOCKET.CLOSE', code: CloseCode.ABNORMAL, reason: String(cause) }));
+      // The URL was checked when the client was made, so this is the runtime: no WebSocket here, or a
+      // bundle that picked the wrong build. Retrying would repeat it.
+      const error = { code: 'socket-construct', message: String((cause as Error)?.message ?? cause) };
+      queueMicrotask(() => report({ type: 'SOCKET.UNSUPPORTED', error }));
       return;
     }
     const started = link?.socketStarted();
@@ -174,9 +181,9 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
     listen(
       ws,
       () => report({ type: 'SOCKET.OPEN' }),
-      (code, reason) => {
+      (code, reason, error) => {
         detach();
-        report({ type: 'SOCKET.CLOSE', code, reason: String(reason) });
+        report({ type: 'SOCKET.CLOSE', code, reason: String(reason), error });
         end();
       },
       onText,

@@ -7,8 +7,18 @@ export const DefaultWebSocket = (globalThis as { WebSocket?: unknown }).WebSocke
 
 /** Hands a socket's events to the service through the standard `on*` handlers. */
 export const listen: SocketListeners = (ws: WebSocketLike, open, close, text, binary) => {
-  ws.onopen = open;
-  ws.onclose = (event) => close(event.code, event.reason);
+  let opened = false;
+  ws.onopen = () => {
+    opened = true;
+    open();
+  };
+  // A page is never told why a socket failed (refused, DNS, TLS, HTTP status: the console shows it).
+  ws.onclose = (event) =>
+    close(
+      event.code,
+      event.reason,
+      opened ? undefined : { code: 'connect-failed', message: 'the browser does not tell pages why' },
+    );
   ws.onmessage = (event) => (typeof event.data === 'string' ? text(event.data) : binary());
 };
 

@@ -31,6 +31,7 @@ export function watch(client: SignalingClient): Watch {
             reason: undefined,
             retryIn: undefined,
             closeCode: undefined,
+            error: undefined,
           },
         );
       }

@@ -160,6 +160,7 @@ export async function runPath(
       case 'SOCKET.ALIVE':
       case 'SOCKET.CLOSE':
       case 'SOCKET.PROTOCOL_ERROR':
+      case 'SOCKET.UNSUPPORTED':
       case 'AUTH.ERROR':
         socket().report(event);
         return;

@@ -124,6 +124,8 @@ export function modelEvents(machine: SignalingMachine, keys: Keys) {
         return CLOSE_CODES.map((code) => ({ type, code, reason: '' }));
       case 'SOCKET.PROTOCOL_ERROR':
         return [{ type, code: 1007, message: 'not JSON' }];
+      case 'SOCKET.UNSUPPORTED':
+        return [{ type, error: { code: 'socket-construct', message: 'WebSocket is not defined' } }];
       case 'AUTH.CHALLENGE':
         return [keys.server, keys.other].map((k) => ({ type, challenge: challengeFrom(k.publicKey) }));
       case 'AUTH.OK':
