@@ -9,6 +9,8 @@ import {
   type FailureReason,
   type ReconnectReason,
 } from './machines/signaling.types.js';
+import { decodeExact } from './protocol/base64url.js';
+import { KEY_BYTES } from './protocol/constants.js';
 import type {
   Ack,
   ApplicationMessage,
@@ -41,7 +43,7 @@ export interface EventTargetLike {
 export interface SignalingClientOptions {
   /** The ws: / wss: URL of the signaling server. */
   url: string | URL;
-  /** Who signs the handshake. */
+  /** Who signs the handshake: an `Identity` (e.g. `await Identity.fromSeed(seed)`) or a `Signer`. */
   identity: Signer;
   /** Pin the server's key (base64url); a mismatch fails with 'server-key-mismatch'. */
   serverKey?: string;
@@ -121,8 +123,11 @@ export class SignalingClient {
   readonly #globalEvents: EventTargetLike | undefined;
   #current: ConnectionState = ConnectionState.DISCONNECTED;
   #listening = false;
+  /** Between disconnect() and the next connect(): sends are refused, nothing would carry them. */
+  #stopped = false;
 
   constructor(options: SignalingClientOptions) {
+    checkOptions(options);
     const url = String(options.url);
     normalizeOrigin(url); // throws `invalid-origin` now rather than on the first attempt
     this.#dispatcher = new Dispatcher({ queue: options.queue, clock: options.clock, now: options.now });
@@ -182,21 +187,63 @@ export class SignalingClient {
     return this.actor.getSnapshot().context.sessionId;
   }
 
-  /** Starts connecting (or retries now when waiting to reconnect). Safe in every state. */
+  /**
+   * Starts connecting (or retries now when waiting to reconnect). Safe in every state. Returns nothing
+   * (so a failure never becomes an unhandled rejection): `await client.ready()` to wait for it.
+   */
   connect(): void {
+    this.#stopped = false;
     this.#listen(true);
     this.actor.send({ type: 'CONNECT' });
   }
 
   /**
+   * Resolves once the client is connected (at once if it is). Rejects with `failed` when the
+   * connection fails (the message says why: the reason and the socket's error), and with
+   * `disconnected` when the client is, or becomes, disconnected: call `connect()` first.
+   */
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settle = (state: ConnectionState) => {
+        const { reason, error } = this.actor.getSnapshot().context;
+        const outcome =
+          state === ConnectionState.CONNECTED
+            ? undefined
+            : state === ConnectionState.FAILED
+              ? new SignalingError(
+                  'failed',
+                  `the connection failed: ${reason}${error ? ` (${error.code}: ${error.message})` : ''}`,
+                )
+              : state === ConnectionState.DISCONNECTED
+                ? disconnectedError()
+                : null;
+        if (outcome === null) return false;
+        if (outcome) reject(outcome);
+        else resolve();
+        return true;
+      };
+      if (!settle(this.#current)) {
+        const off = this.onStateChange((state) => settle(state) && off());
+      }
+    });
+  }
+
+  /**
    * Closes with 1000 and stays disconnected. Resolves once the socket has closed and no timer is left;
-   * queued and unacknowledged sends are rejected with `closed`.
+   * queued and unacknowledged sends are rejected with `closed`, and later ones with `disconnected`
+   * until the next `connect()`.
    */
   async disconnect(): Promise<void> {
+    this.#stopped = true;
     this.#listen(false);
     this.actor.send({ type: 'DISCONNECT' });
     this.#dispatcher.rejectAll(() => new SignalingError('closed', 'the client was disconnected'));
     await this.#dispatcher.whenIdle();
+  }
+
+  /** `await using client = createSignalingClient(…)`: disconnects when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
   }
 
   /**
@@ -207,7 +254,7 @@ export class SignalingClient {
    * with one `presence.subscribe` of all of them, before the queue, since the server forgets them.
    */
   send(message: OutboundMessage): Promise<void> {
-    return this.#dispatcher.send(message);
+    return this.#stopped ? Promise.reject(disconnectedError()) : this.#dispatcher.send(message);
   }
 
   /** Every inbound message that is not part of the connection itself. Returns an unsubscribe. */
@@ -215,7 +262,11 @@ export class SignalingClient {
     return this.#dispatcher.subscribe(listener);
   }
 
-  /** Inbound messages of one `type`. Returns an unsubscribe. */
+  /**
+   * Inbound messages of one `type`. Returns an unsubscribe. `on('error')` hears the server's `error`
+   * frames (protocol errors such as `unknown-type`), not transport failures: those are the `error`
+   * of {@link onStateChange}'s details.
+   */
   on<T extends string>(type: T, listener: (message: Inbound<T>) => void): () => void {
     return this.#dispatcher.subscribeType(type, listener as (message: ParsedMessage<'server'>) => void);
   }
@@ -277,6 +328,34 @@ export class SignalingClient {
     target[method]('online', online);
     target[method]('offline', offline);
     this.#document()?.[method]?.('visibilitychange', visibility);
+  }
+}
+
+function disconnectedError(): SignalingError {
+  return new SignalingError('disconnected', 'the client is disconnected: call connect() first');
+}
+
+/**
+ * Fails at creation on the mistakes that would otherwise surface later as a retry loop (a seed string
+ * for `identity`, a malformed `serverKey`, a negative timeout).
+ * @throws SignalingError `invalid-option` naming the option and what it takes
+ */
+function checkOptions(o: SignalingClientOptions): void {
+  const bad = (name: string, expected: string, got: unknown) => {
+    throw new SignalingError(
+      'invalid-option',
+      `createSignalingClient: \`${name}\` must be ${expected}, not ${typeof got === 'string' ? 'a string' : String(got)}`,
+    );
+  };
+  const identity = o?.identity;
+  if (typeof identity?.sign !== 'function' || typeof identity.publicKey !== 'string') {
+    bad('identity', 'an Identity or Signer (e.g. `await Identity.fromSeed(seed)`)', identity);
+  }
+  if (o.serverKey !== undefined && decodeExact(o.serverKey, KEY_BYTES) === undefined) {
+    bad('serverKey', "the server's public key as base64url (43 characters)", o.serverKey);
+  }
+  for (const name of ['connectTimeout', 'authTimeout'] as const) {
+    if (o[name] !== undefined && !((o[name] as number) > 0)) bad(name, 'a positive number of ms', o[name]);
   }
 }
 

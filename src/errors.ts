@@ -38,6 +38,9 @@ export type ErrorCode =
   | 'closed'
   | 'peer-offline'
   | 'send-failed'
+  // The client's own lifecycle: sent after disconnect(), or ready() on a connection that failed
+  | 'disconnected'
+  | 'failed'
   // STUN / ICE
   | 'invalid-ice-server'
   | 'timeout'

@@ -67,7 +67,14 @@ export class Identity implements Signer {
 
   /** The identity of a 32-byte seed (bytes or base64url). */
   static async fromSeed(seed: Uint8Array | string, options?: IdentityOptions): Promise<Identity> {
-    const bytes = typeof seed === 'string' ? decodeBase64url(seed, KEY_BYTES, 'seed') : seed;
+    let bytes: Uint8Array;
+    try {
+      bytes = typeof seed === 'string' ? decodeBase64url(seed, KEY_BYTES, 'seed') : seed;
+    } catch (error) {
+      // Rare, so the explanation (which encoding this looks like) loads only now.
+      const { seedHint } = await keyFormats();
+      throw new SignalingError((error as SignalingError).code, seedHint(seed as string), { cause: error });
+    }
     return new Identity(await handleFromSeed(bytes, options));
   }
 

@@ -170,3 +170,22 @@ class DerReader {
     return { start: at, end: at + length };
   }
 }
+
+/**
+ * Why a seed string was refused, naming the encoding it looks like: a seed is 32 bytes, given as a
+ * `Uint8Array` or as unpadded base64url (43 characters), the form `exportSeed()` returns.
+ */
+export function seedHint(seed: unknown): string {
+  const text = typeof seed === 'string' ? seed : '';
+  const looks = /^[0-9a-f]{64}$/i.test(text)
+    ? ['hex', 'hex']
+    : /^[A-Za-z0-9+/]{43}=$/.test(text) || /^[A-Za-z0-9_-]*[+/][A-Za-z0-9_+/-]*=?$/.test(text)
+      ? ['standard or padded base64', 'base64']
+      : undefined;
+  const base = `seed must be 32 bytes: a Uint8Array, or unpadded base64url of 43 characters (got ${
+    typeof seed === 'string' ? `${text.length} characters` : typeof seed
+  })`;
+  return looks
+    ? `${base}; this looks like ${looks[0]}: pass the bytes, e.g. Buffer.from(seed, '${looks[1]}')`
+    : base;
+}

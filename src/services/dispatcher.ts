@@ -453,7 +453,8 @@ function checkOutbound(message: unknown): string | undefined {
     throw new SignalingError('protocol', `${type} belongs to the connection, not the application`);
   }
   const result = validateMessage(message, 'client');
-  if (!result.ok) throw result.error;
+  // Refused here, before any socket: the close code a receiver would use does not apply.
+  if (!result.ok) throw new SignalingError(result.error.code, result.error.message);
   return type === 'signal' ? (message as { id: string }).id : undefined;
 }
 

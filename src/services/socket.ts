@@ -221,9 +221,7 @@ export function socketCallback(options: SocketServiceOptions = {}): SocketCallba
                 throw new SignalingError('closed', 'the socket is closing');
               }
               if (text.length * 3 > limit && utf8Length(text) > limit) {
-                throw new SignalingError('too-large', `message exceeds the server's ${limit}-byte limit`, {
-                  closeCode: CloseCode.TOO_BIG,
-                });
+                throw new SignalingError('too-large', `message exceeds the server's ${limit}-byte limit`);
               }
               ws.send(text);
             },
