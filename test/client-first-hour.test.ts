@@ -57,30 +57,27 @@ describe('createSignalingClient catches mistakes at once', () => {
   it('no identity, or a seed string as identity: invalid-option naming `identity`', async () => {
     const none = thrown(() => createSignalingClient({ url } as unknown as SignalingClientOptions));
     expect(none.code).toBe('invalid-option');
-    expect(none.message).toMatch(/`identity` must be an Identity or Signer.*Identity\.fromSeed/);
+    expect(none.message).toMatch(
+      /`identity` must be an Identity or Signer.*Identity\.fromSeed.*not undefined/,
+    );
     const seed = Buffer.from(await (await Identity.generate({ extractable: true })).exportSeed()).toString(
       'base64url',
     );
     const asString = thrown(() => createSignalingClient({ url, identity: seed as never }));
-    expect(asString.message).toMatch(/`identity` must be .*, not a string/);
+    expect(asString.message).toMatch(/`identity` must be .*, not string/);
   });
 
   it('serverKey that is not a key: invalid-option naming `serverKey`', async () => {
     const identity = await Identity.generate();
     const error = thrown(() => createSignalingClient({ url, identity, serverKey: 'nope' }));
     expect(error.code).toBe('invalid-option');
-    expect(error.message).toMatch(
-      /`serverKey` must be the server's public key as base64url \(43 characters\)/,
-    );
+    expect(error.message).toMatch(/`serverKey` must be the server's public key: 43 base64url characters/);
     // A real key passes.
     expect(() => createSignalingClient({ url, identity, serverKey: identity.publicKey })).not.toThrow();
   });
 
-  it('a non-positive timeout and a bad URL are refused', async () => {
+  it('a URL that is not ws: or wss: is refused', async () => {
     const identity = await Identity.generate();
-    expect(thrown(() => createSignalingClient({ url, identity, connectTimeout: -1 })).message).toMatch(
-      /`connectTimeout` must be a positive number of ms/,
-    );
     expect(thrown(() => createSignalingClient({ url: 'http://x/', identity })).code).toBe('invalid-origin');
   });
 });

@@ -55,7 +55,7 @@ export type SocketListeners = (
   ws: WebSocketLike,
   open: () => void,
   /** `reason`: a string, or `ws`'s Buffer; `error`: why the socket failed, when the platform says. */
-  close: (code: number, reason: unknown, error: ConnectionError | undefined) => void,
+  close: (code: number, reason: unknown, error?: ConnectionError) => void,
   text: (data: string) => void,
   binary: () => void,
 ) => void;

@@ -7,18 +7,8 @@ export const DefaultWebSocket = (globalThis as { WebSocket?: unknown }).WebSocke
 
 /** Hands a socket's events to the service through the standard `on*` handlers. */
 export const listen: SocketListeners = (ws: WebSocketLike, open, close, text, binary) => {
-  let opened = false;
-  ws.onopen = () => {
-    opened = true;
-    open();
-  };
-  // A page is never told why a socket failed (refused, DNS, TLS, HTTP status: the console shows it).
-  ws.onclose = (event) =>
-    close(
-      event.code,
-      event.reason,
-      opened ? undefined : { code: 'connect-failed', message: 'the browser does not tell pages why' },
-    );
+  ws.onopen = open;
+  ws.onclose = (event) => close(event.code, event.reason);
   ws.onmessage = (event) => (typeof event.data === 'string' ? text(event.data) : binary());
 };
 
