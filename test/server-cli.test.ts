@@ -145,8 +145,10 @@ describe('signaling-actor keygen', () => {
     expect(streams.out).toEqual([]);
 
     const again = io();
-    expect(await runCli(['keygen', '--out', out], again.io)).toBe(1);
-    expect(again.err.join('')).toContain('key-file-exists');
+    expect(await runCli(['keygen', '--out', out], again.io)).toBe(2);
+    expect(again.err.join('')).toContain(`${out} exists; pass --force to replace it`);
+    expect(again.err.join('')).not.toContain('overwrite');
+    expect((await loadIdentityFile(out)).publicKey).toBe(identity.publicKey);
     expect(await runCli(['keygen', '--out', out, '--force'], io().io)).toBe(0);
     expect((await loadIdentityFile(out)).publicKey).not.toBe(identity.publicKey);
   });
@@ -164,6 +166,27 @@ describe('signaling-actor keygen', () => {
     expect(streams.err.join('')).toContain('Usage:');
     expect(await runCli([], io().io)).toBe(2);
     expect(await runCli(['--help'], io().io)).toBe(0);
+  });
+
+  it("prints one command's usage for COMMAND --help (or -h) and exits 0", async () => {
+    for (const [command, flags] of [
+      ['serve', '--origin URL'],
+      ['keygen', '--force'],
+      ['demo', '--inspect'],
+    ] as const) {
+      for (const help of ['--help', '-h']) {
+        const streams = io();
+        expect(await runCli([command, help], streams.io)).toBe(0);
+        const text = streams.out.join('');
+        expect(text).toContain(`signaling-actor ${command} `);
+        expect(text).toContain(flags);
+        // Only that command.
+        for (const other of ['serve', 'keygen', 'demo'].filter((c) => c !== command)) {
+          expect(text).not.toContain(`signaling-actor ${other}`);
+        }
+        expect(streams.err).toEqual([]);
+      }
+    }
   });
 });
 

@@ -30,25 +30,37 @@ export interface CliIo {
 /** The port `serve` listens on without `--port`. */
 export const DEFAULT_PORT = 8787;
 
-const USAGE = `Usage:
-  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
+/** Each command's usage, printed by `signaling-actor COMMAND --help` and, together, by `--help`. */
+const COMMAND_USAGE = {
+  serve: `  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
                         [--key-file FILE] [--passphrase-env VAR] [--log-level info]
       Runs the reference signaling server. On first run it creates its identity in the key file
       (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
       clients can pin its public key. --origin (repeatable, at most 8) names the URLs clients dial
       when that is not the loopback address (e.g. behind a TLS proxy). Logs are JSON lines on stdout.
-  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
+`,
+  keygen: `  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
-      The public key goes to stderr.
-  signaling-actor demo [--inspect]
+      The public key goes to stderr. An existing FILE is kept unless --force replaces it.
+`,
+  demo: `  signaling-actor demo [--inspect]
       A server and two peers on loopback: presence, acknowledged signals, a server restart and
       reconnection by backoff, every state change printed (--inspect: every statechart transition).
-A passphrase is read from the environment variable named by --passphrase-env, never from argv.
-`;
+`,
+};
+const PASSPHRASE_NOTE =
+  'A passphrase is read from the environment variable named by --passphrase-env, never from argv.\n';
+const USAGE = `Usage:\n${Object.values(COMMAND_USAGE).join('')}${PASSPHRASE_NOTE}`;
 
 /** Runs one command line; resolves with the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && Object.hasOwn(COMMAND_USAGE, command) && /^(--help|-h)$/.test(rest[0] ?? '')) {
+    io.stdout(
+      `Usage:\n${COMMAND_USAGE[command as keyof typeof COMMAND_USAGE]}${command === 'demo' ? '' : PASSPHRASE_NOTE}`,
+    );
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve':
@@ -136,10 +148,17 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
   const passphrase = readPassphrase(values['passphrase-env'], io.env);
   const identity = await Identity.generate({ extractable: true });
   if (values.out) {
-    await saveIdentityFile(values.out, identity, {
-      overwrite: values.force,
-      ...(passphrase === undefined ? {} : { passphrase }),
-    });
+    try {
+      await saveIdentityFile(values.out, identity, {
+        overwrite: values.force,
+        ...(passphrase === undefined ? {} : { passphrase }),
+      });
+    } catch (error) {
+      if (isSignalingError(error, 'key-file-exists')) {
+        throw usage(`${values.out} exists; pass --force to replace it (its identity is then lost)`);
+      }
+      throw error;
+    }
     io.stderr(`wrote ${values.out}\n`);
   } else {
     const seed = await identity.exportSeed();
