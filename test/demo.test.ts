@@ -21,6 +21,13 @@ describe('npm start (the demo)', () => {
       );
     }
     expect(text).toMatch(/A\s+sees B online/);
+    // Once per session: after the restart the client's own re-subscription is the only one.
+    for (const peer of ['A', 'B']) {
+      const other = peer === 'A' ? 'B' : 'A';
+      const seen = text.match(new RegExp(`${peer}\\s+sees ${other} online`, 'g')) ?? [];
+      expect(seen.length, `${peer} sees ${other} online`).toBe(2);
+    }
+    expect(text).toMatch(/A\s+rtt \d+ ms, server key pinned and proven: true/);
     expect(text).toMatch(/B\s+got \{"kind":"offer","sdp":"v=0 \(round 2\)"\} from A/);
     expect(text).toMatch(/A\s+got \{"kind":"answer","sdp":"v=0 \(round 2\)"\} from B/);
     expect(text).toContain('server key pinned and proven: true');

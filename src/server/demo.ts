@@ -43,6 +43,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       identity,
       serverKey: serverIdentity.publicKey,
       backoff: { initialDelay: 300, maxDelay: 3000 },
+      // A ping a second (the server announces 25 s), so the demo shows a measured round trip.
+      heartbeat: { interval: 1000 },
       ...(options.inspect ? { inspect: createConsoleInspector({ label: `${name} chart`, write }) } : {}),
     });
     client.onStateChange((state, previous, { reason, retryIn, closeCode, error }) => {
@@ -70,14 +72,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const received: string[] = [];
   for (const [name, peer] of peers) {
     const other = name === 'A' ? b : a;
-    // Presence subscriptions live on the server per socket: subscribe on every (re)connection.
-    peer.client.onStateChange((state) => {
-      if (state === ConnectionState.CONNECTED) {
-        void peer.client
-          .send({ type: 'presence.subscribe', keys: [other.identity.publicKey] })
-          .catch(() => {});
-      }
-    });
+    // Once: the client remembers its subscriptions and renews them on every new session by itself.
+    void peer.client.send({ type: 'presence.subscribe', keys: [other.identity.publicKey] }).catch(() => {});
     peer.client.on('presence', (message) => {
       online.set(`${name}:${nameOf(message.key)}`, message.online);
       say(name, `sees ${nameOf(message.key)} ${message.online ? 'online' : 'offline'}`);
@@ -125,6 +121,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     server = await createSignalingServer({ identity: serverIdentity, port });
     say('server', `is back on ${server.url}`);
+    // What each peer hears from the new server, not what it heard before the restart.
+    online.clear();
     await until(
       'both peers reconnected',
       () => a.client.state === 'connected' && b.client.state === 'connected',
@@ -132,10 +130,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     await until('presence again', () => online.get('A:B') === true && online.get('B:A') === true);
     await exchange(2);
 
+    await until('a heartbeat answered', () => a.client.rtt !== undefined);
     write('');
     say(
       'A',
-      `rtt ${a.client.rtt ?? '(no ping yet)'} ms, server key pinned and proven: ${a.client.serverKey === serverIdentity.publicKey}`,
+      `rtt ${a.client.rtt} ms, server key pinned and proven: ${a.client.serverKey === serverIdentity.publicKey}`,
     );
     await Promise.all([a.client.disconnect(), b.client.disconnect()]);
     write('');
