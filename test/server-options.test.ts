@@ -34,6 +34,22 @@ describe('createSignalingServer options', () => {
     });
   });
 
+  it('await using: the server closes (sockets and port) when the scope ends', async () => {
+    let port = 0;
+    let client: RawClient | undefined;
+    {
+      await using server = await createSignalingServer({ identity: await Identity.generate() });
+      port = server.port;
+      client = await RawClient.open(server.url);
+      expect(server.stats().connections).toBe(1);
+    }
+    expect((await client?.closed)?.code).toBe(1001);
+    // The port is free again: a new server can take it.
+    const again = await createSignalingServer({ identity: await Identity.generate(), port });
+    cleanup.push(() => again.close());
+    expect(again.port).toBe(port);
+  });
+
   it('refuses a missing identity with invalid-key', async () => {
     await expect(createSignalingServer({} as never)).rejects.toMatchObject({ code: 'invalid-key' });
   });

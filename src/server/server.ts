@@ -41,6 +41,8 @@ export interface SignalingServer {
    * Idempotent.
    */
   close(options?: { timeout?: number }): Promise<void>;
+  /** `await using server = await createSignalingServer(…)`: `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -156,7 +158,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
 
   log.info({ url, origins, publicKey: resolved.identity.publicKey }, 'listening');
 
-  return {
+  const server: SignalingServer = {
     url,
     port: address.port,
     publicKey: resolved.identity.publicKey,
@@ -191,7 +193,9 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       })();
       return closing;
     },
+    [Symbol.asyncDispose]: () => server.close(),
   };
+  return server;
 }
 
 function upgradeRequired(_request: IncomingMessage, response: import('node:http').ServerResponse): void {
