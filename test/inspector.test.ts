@@ -409,6 +409,31 @@ describe('createConsoleInspector details', () => {
       '00:00:00.000  session.connecting → failed  (SOCKET.CLOSE)  reason auth-denied, close 4001',
     ]);
   });
+
+  it('prints why the socket failed, for a retry and for a runtime without a WebSocket', () => {
+    const machine = signalingMachine.provide({
+      actors: { socket: fromCallback<SocketCommand, SocketInput>(() => {}) },
+    });
+    const lines: string[] = [];
+    const actor = createActor(machine, {
+      clock: new SimulatedClock(),
+      input: { url: 'ws://127.0.0.1:9/', random: () => 0.5 },
+      inspect: createConsoleInspector({ write: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1) }),
+    });
+    actor.start();
+    actor.send({ type: 'CONNECT' });
+    const refused = { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:9' };
+    actor.send({ type: 'SOCKET.CLOSE', code: 1006, reason: '', error: refused });
+    actor.send({ type: 'CONNECT' });
+    const unsupported = { code: 'socket-construct', message: 'WebSocket is not defined' };
+    actor.send({ type: 'SOCKET.UNSUPPORTED', error: unsupported });
+    actor.stop();
+    expect(lines.slice(2)).toEqual([
+      '00:00:00.000  session.connecting → reconnecting  (SOCKET.CLOSE)  reason closed, close 1006, error ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:9), retry in 250 ms',
+      '00:00:00.000  reconnecting → session.connecting  (CONNECT)',
+      '00:00:00.000  session.connecting → failed  (SOCKET.UNSUPPORTED)  reason unsupported-runtime, error socket-construct (WebSocket is not defined)',
+    ]);
+  });
 });
 
 /** A port nothing listens on now (createInspectorServer cannot report the one it got from port 0). */
