@@ -62,7 +62,7 @@ const result = await build({
   write: false,
   metafile: true,
   logLevel: 'silent',
-  tsconfigRaw: {}, // the tree's tsconfig `paths` map the package name to src; a consumer has none
+  tsconfigRaw: {}, // as a consumer: whatever the tree's tsconfig says, the built package resolves by its package.json
   plugins: [entryPlugin],
 });
 
