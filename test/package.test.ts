@@ -133,7 +133,7 @@ describe('the published package', () => {
     }
   });
 
-  it('package.json points every export at a built file that exists, types first', () => {
+  it('package.json points every export at a file that exists, the source condition first, then types', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       exports: Record<string, string | Record<string, string>>;
       imports: Record<string, Record<string, string>>;
@@ -144,7 +144,12 @@ describe('the published package', () => {
     expect(pkg.sideEffects).toBe(false);
     for (const [subpath, target] of [...Object.entries(pkg.exports), ...Object.entries(pkg.imports)]) {
       if (typeof target === 'string') continue;
-      expect(Object.keys(target)[0], subpath).toBe('types');
+      // The project's own condition (the type checker's way to the sources, see docs/architecture.md)
+      // comes first and names a source file; then types, before any runtime condition.
+      const [source, ...published] = Object.keys(target);
+      expect(source, subpath).toBe('signaling-actor-source');
+      expect(target[source as string], subpath).toMatch(/^\.\/src\/.+\.ts$/);
+      expect(published[0], subpath).toBe('types');
       for (const file of Object.values(target)) {
         expect(() => readFileSync(join(ROOT, file)), `${subpath} → ${file}`).not.toThrow();
       }
