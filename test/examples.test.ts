@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import type { Browser } from 'playwright-core';
+import { createServer as createViteServer } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
@@ -194,6 +195,40 @@ describe('examples/react/SignalingStatus.tsx', () => {
     expect(await tab.getByTestId('signaling-reason').textContent()).toBe(' (closed)');
     expect(errors).toEqual([]);
   });
+});
+
+describe('examples/react (Vite + @xstate/react)', () => {
+  it('`npm run example:react` serves an app that connects, disconnects and shows its heartbeat', async () => {
+    // The dev server that script starts (vite examples/react), on a free port.
+    const vite = await createViteServer({
+      root: join(ROOT, 'examples/react'),
+      configFile: false,
+      logLevel: 'silent',
+      server: { host: '127.0.0.1', port: 0, strictPort: false },
+    });
+    cleanups.push(() => vite.close());
+    await vite.listen();
+    const site = vite.resolvedUrls?.local[0] ?? '';
+    expect(site).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const s = await createSignalingServer({
+      identity: await Identity.generate(),
+      heartbeat: { interval: 300 },
+    });
+    cleanups.push(() => s.close({ timeout: 200 }));
+
+    const { tab, errors } = await openTab(`${site}?server=${encodeURIComponent(s.url)}`);
+    const state = tab.getByTestId('signaling-state');
+    await expectText(() => state.textContent(), 'disconnected', 30_000);
+    await tab.getByTestId('connect').click();
+    await expectText(() => state.textContent(), 'connected');
+    await tab.waitForFunction(() =>
+      /^rtt \d+ ms$/.test(document.querySelector('[data-testid="rtt"]')?.textContent ?? ''),
+    );
+    expect(s.stats().sessions).toBe(1);
+    await tab.getByTestId('disconnect').click();
+    await expectText(() => state.textContent(), 'disconnected');
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
 
 /** The bundle took the package from `dist/` (as a consumer gets it), nothing from `src/`. */
