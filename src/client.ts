@@ -262,6 +262,16 @@ export class SignalingClient {
     return this.#dispatcher.subscribeType(type, listener as (message: ParsedMessage<'server'>) => void);
   }
 
+  /** The next inbound message of `type` (like `on`, once). */
+  once<T extends string>(type: T): Promise<Inbound<T>> {
+    return new Promise((resolve) => {
+      const off = this.on(type, (message) => {
+        off();
+        resolve(message);
+      });
+    });
+  }
+
   /** Called on every change of `state`. Returns an unsubscribe. */
   onStateChange(listener: StateChangeListener): () => void {
     this.#listeners.add(listener);

@@ -167,6 +167,22 @@ describe('ready()', () => {
   });
 });
 
+describe('once()', () => {
+  it('resolves with the next message of that type', async () => {
+    const s = await server();
+    const c = await client(s.url);
+    c.connect();
+    await c.ready();
+    const first = c.once('error');
+    void c.send({ type: 'hello' });
+    expect(await first).toMatchObject({ type: 'error', code: 'unknown-type' });
+    // Subscribed once: a second error reaches only a second once().
+    const second = c.once('error');
+    void c.send({ type: 'hello-again' });
+    expect(await second).toMatchObject({ code: 'unknown-type' });
+  });
+});
+
 describe('await using', () => {
   it('disconnects the client when the scope ends', async () => {
     const s = await server();
