@@ -34,10 +34,13 @@ export const DEFAULT_PORT = 8787;
 const COMMAND_USAGE = {
   serve: `  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
                         [--key-file FILE] [--passphrase-env VAR] [--log-level info]
+                        [--redis URL [--node-id ID]]
       Runs the reference signaling server. On first run it creates its identity in the key file
       (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
       clients can pin its public key. --origin (repeatable, at most 8) names the URLs clients dial
       when that is not the loopback address (e.g. behind a TLS proxy). Logs are JSON lines on stdout.
+      --redis makes this process one node of a cluster (start every node with the same key file and
+      --origin list; see docs/cluster.md); --node-id names it in Redis (default: random per start).
 `,
   keygen: `  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
@@ -102,9 +105,12 @@ async function serve(args: string[], io: CliIo): Promise<number> {
       'key-file': { type: 'string' },
       'passphrase-env': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      redis: { type: 'string' },
+      'node-id': { type: 'string' },
     },
     strict: true,
   });
+  if (values['node-id'] !== undefined && values.redis === undefined) throw usage('--node-id needs --redis');
   const level = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw usage(`--log-level must be debug, info, warn or error`);
@@ -121,6 +127,9 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     path: values.path,
     ...(values.origin ? { origins: values.origin } : {}),
     logger: jsonLineLogger(io.stdout, { level }),
+    ...(values.redis
+      ? { cluster: { redis: values.redis, ...(values['node-id'] ? { nodeId: values['node-id'] } : {}) } }
+      : {}),
   });
   io.stderr(`signaling-actor listening on ${server.url}\n`);
   io.stderr(`server public key: ${server.publicKey}  (key file ${keyFile})\n`);

@@ -20,7 +20,7 @@ import type { Peer } from './peer.js';
 import type { PresenceHub } from './presence.js';
 import type { FailureRateLimiter } from './rate-limit.js';
 import { relaySignal } from './relay.js';
-import type { SessionRegistry } from './sessions.js';
+import type { Sessions } from './sessions.js';
 
 /** What every connection of one server shares. */
 export interface ServerContext {
@@ -30,7 +30,7 @@ export interface ServerContext {
   readonly serverKey: Uint8Array;
   /** The challenge after its nonce: `"serverKey":…,"heartbeat":…,"limits":…}`. */
   readonly challengeTail: string;
-  readonly sessions: SessionRegistry;
+  readonly sessions: Sessions;
   readonly presence: PresenceHub;
   readonly limiter: FailureRateLimiter | undefined;
   readonly log: Log;

@@ -11,6 +11,7 @@ import {
 } from '../protocol/constants.js';
 import type { ApplicationMessage, HeartbeatSettings, IceServer } from '../protocol/messages.js';
 import { normalizeOrigin } from '../protocol/origin.js';
+import type { ClusterOptions } from './cluster.js';
 import type { ServerLogger } from './logger.js';
 
 /** One authenticated socket, as `onMessage` sees it. */
@@ -93,6 +94,12 @@ export interface SignalingServerOptions {
   rateLimit?: RateLimitOptions | false;
   /** Structured logs (pino-compatible: `logger.info(fields, message)`). Default: silent. */
   logger?: ServerLogger;
+  /**
+   * Run as one node of a cluster over Redis (needs `@redis/client` installed): signals, presence, the
+   * per-key session limit and the failed-handshake limit span every node. Start every node with the
+   * same `identity` and the same `origins`. See docs/cluster.md. Default: a single node, no Redis.
+   */
+  cluster?: ClusterOptions;
 }
 
 /** The server's resource limits (`limits` of {@link SignalingServerOptions}). */
@@ -147,6 +154,7 @@ export interface ResolvedOptions {
     | (Required<Omit<RateLimitOptions, 'key'>> & { key: (request: IncomingMessage) => string })
     | false;
   logger: ServerLogger | undefined;
+  cluster: ClusterOptions | undefined;
 }
 
 /** Fills in defaults and validates `options`. @throws SignalingError `invalid-key`, `invalid-option`, `invalid-origin` */
@@ -206,6 +214,7 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
             key: rate?.key ?? ((request) => request.socket.remoteAddress ?? 'unknown'),
           },
     logger: options.logger,
+    cluster: options.cluster && checkCluster(options.cluster),
   };
 }
 
@@ -224,4 +233,15 @@ function atLeast(name: string, value: number, min: number): number {
     throw new SignalingError('invalid-option', `\`${name}\` must be an integer ≥ ${min}`);
   }
   return value;
+}
+
+function checkCluster(cluster: ClusterOptions): ClusterOptions {
+  const { redis } = cluster;
+  if (
+    !(typeof redis === 'string' ? /^rediss?:\/\//.test(redis) : typeof redis === 'object' && redis !== null)
+  ) {
+    throw new SignalingError('invalid-option', '`cluster.redis` must be a redis:// URL or client options');
+  }
+  if (cluster.leaseMs !== undefined) positive('cluster.leaseMs', cluster.leaseMs);
+  return cluster;
 }

@@ -25,6 +25,11 @@ export class FailureRateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The window's length, ms. */
+  get windowMs(): number {
+    return this.settings.windowMs;
+  }
+
   /** Milliseconds until `address` may try again, or 0 when it may try now. */
   retryAfter(address: string): number {
     const window = this.windows.get(address);
@@ -51,6 +56,21 @@ export class FailureRateLimiter {
       if (oldest !== undefined) this.windows.delete(oldest);
     }
     this.windows.set(address, { failures: 1, endsAt: now + this.settings.windowMs });
+  }
+
+  /**
+   * Takes in what the cluster counted for `address` (all nodes' failures in its current window and
+   * the ms left of it), so a node refuses an address that failed elsewhere.
+   */
+  adopt(address: string, failures: number, msLeft: number): void {
+    const window = this.windows.get(address);
+    const endsAt = this.now() + msLeft;
+    if (window) {
+      window.failures = Math.max(window.failures, failures);
+      window.endsAt = endsAt;
+    } else {
+      this.windows.set(address, { failures, endsAt });
+    }
   }
 
   /** Drops windows that have ended. */

@@ -1,6 +1,6 @@
 import type { SignalOut } from '../protocol/messages.js';
 import type { Peer } from './peer.js';
-import type { SessionRegistry } from './sessions.js';
+import type { Sessions } from './sessions.js';
 
 /** What {@link relaySignal} answered the sender. */
 export type RelayOutcome = 'delivered' | 'peer-offline' | 'too-large';
@@ -9,34 +9,47 @@ export type RelayOutcome = 'delivered' | 'peer-offline' | 'too-large';
  * Delivers `signal` from `sender` to every live session of `message.to` as one frame built once, then
  * answers the sender: `ack` when at least one session took it, else `error` `peer-offline` (no session,
  * or each was too slow to take it and has been closed 1013), or `too-large` when rewriting `to` as
- * `from` would push the frame over the limit both sides agreed on.
+ * `from` would push the frame over the limit both sides agreed on. In a cluster, sessions on other
+ * nodes get it too, and when none here took it the answer waits for theirs (a promise then).
  */
 export function relaySignal(
   sender: Peer,
   message: SignalOut,
-  sessions: SessionRegistry,
+  sessions: Sessions,
   maxMessageBytes: number,
-): RelayOutcome {
+): RelayOutcome | Promise<RelayOutcome> {
   const targets = sessions.sessionsOf(message.to);
+  const elsewhere = sessions.deliverElsewhere;
   let outcome: RelayOutcome = 'peer-offline';
-  if (targets) {
+  if (targets || elsewhere) {
     const frame = JSON.stringify({
       type: 'signal',
       from: sender.publicKey,
       id: message.id,
       data: message.data,
     });
-    if (frame.length > maxMessageBytes / 3 && Buffer.byteLength(frame) > maxMessageBytes)
+    if (frame.length > maxMessageBytes / 3 && Buffer.byteLength(frame) > maxMessageBytes) {
       outcome = 'too-large';
-    else {
+    } else {
       // A copy: a send that overflows closes that session, which removes it from the live set.
-      for (const target of [...targets]) if (target.send(frame)) outcome = 'delivered';
+      if (targets) for (const target of [...targets]) if (target.send(frame)) outcome = 'delivered';
+      // Other nodes' sessions of the key get it too; the ack waits for them only when none here took it.
+      const remote = elsewhere?.call(sessions, message.to, frame);
+      if (remote && outcome !== 'delivered') {
+        return remote.then((delivered) =>
+          answer(sender, message.id, delivered ? 'delivered' : 'peer-offline'),
+        );
+      }
     }
   }
+  return answer(sender, message.id, outcome);
+}
+
+function answer(sender: Peer, id: string, outcome: RelayOutcome): RelayOutcome {
   sender.send(
     outcome === 'delivered'
-      ? JSON.stringify({ type: 'ack', id: message.id })
-      : JSON.stringify({ type: 'error', code: outcome, id: message.id }),
+      ? JSON.stringify({ type: 'ack', id })
+      : JSON.stringify({ type: 'error', code: outcome, id }),
   );
   return outcome;
 }

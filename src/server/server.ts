@@ -6,12 +6,13 @@ import { WebSocketServer } from 'ws';
 import { decodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, KEY_BYTES, MAX_ORIGINS } from '../protocol/constants.js';
 import { normalizeOrigin } from '../protocol/origin.js';
+import { ClusterSessions, SharedFailureRateLimiter } from './cluster.js';
 import { Connection, type ServerContext } from './connection.js';
 import { Log } from './logger.js';
 import { resolveOptions, type SignalingServerOptions } from './options.js';
 import { PresenceHub } from './presence.js';
 import { FailureRateLimiter } from './rate-limit.js';
-import { SessionRegistry } from './sessions.js';
+import { SessionRegistry, type Sessions } from './sessions.js';
 
 /** What {@link SignalingServer.stats} counts. */
 export interface SignalingServerStats {
@@ -77,9 +78,21 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     clientTracking: false,
   });
 
-  const sessions: SessionRegistry = new SessionRegistry((key, online) => presence.changed(key, online));
+  const registry = new SessionRegistry((key, online) =>
+    cluster ? cluster.localChanged(key, online) : presence.changed(key, online),
+  );
+  const cluster =
+    resolved.cluster &&
+    new ClusterSessions(registry, (key, online) => presence.changed(key, online), log, resolved.cluster);
+  const sessions: Sessions = cluster ?? registry;
   const presence = new PresenceHub((key) => sessions.isOnline(key));
-  const limiter = resolved.rateLimit === false ? undefined : new FailureRateLimiter(resolved.rateLimit);
+  const limiter =
+    resolved.rateLimit === false
+      ? undefined
+      : cluster
+        ? new SharedFailureRateLimiter(resolved.rateLimit, cluster)
+        : new FailureRateLimiter(resolved.rateLimit);
+  if (cluster) await cluster.start();
   const connections = new Set<Connection>();
   let drained: (() => void) | undefined;
   const ctx: ServerContext = {
@@ -183,6 +196,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
           await allClosed;
         }
         clearTimeout(timer);
+        await cluster?.close();
         wss.close();
         if (own) {
           await new Promise<void>((resolve) => {

@@ -1,10 +1,35 @@
 import type { Peer } from './peer.js';
 
 /**
+ * Where relay, presence and the per-key session limit find sessions: this process's
+ * {@link SessionRegistry}, or a cluster's view over Redis (`cluster.ts`) that also knows other nodes'.
+ */
+export interface Sessions {
+  /** Registers `peer`; returns this node's sessions it pushes beyond `maxPerKey`, to close as replaced. */
+  add(peer: Peer, maxPerKey: number): Peer[];
+  /** Unregisters `peer`; a no-op when it was not registered. */
+  remove(peer: Peer): void;
+  /** This node's live sessions of `key` (do not modify). */
+  sessionsOf(key: string): ReadonlySet<Peer> | undefined;
+  /** Whether `key` has a session anywhere (in a cluster: on any node). */
+  isOnline(key: string): boolean;
+  /** This node's authenticated sessions. */
+  readonly size: number;
+  /** Distinct keys online on this node. */
+  readonly keys: number;
+  /**
+   * Hands `frame` to `key`'s sessions on other nodes (cluster only). Resolves `true` once one of them
+   * wrote it to a socket, `false` when none did; `undefined` when no other node has `key` (or the
+   * cluster cannot be reached).
+   */
+  deliverElsewhere?(key: string, frame: string): Promise<boolean> | undefined;
+}
+
+/**
  * Public key → its live sessions, oldest first. A key is online while it has at least one; the
  * `onChange` callback hears each flip so presence can tell the watchers.
  */
-export class SessionRegistry {
+export class SessionRegistry implements Sessions {
   private readonly byKey = new Map<string, Set<Peer>>();
   private count = 0;
 

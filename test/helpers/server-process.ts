@@ -24,6 +24,9 @@ export interface ServerProcessOptions {
   rateLimit?: false;
   /** Further URLs clients dial (e.g. a fault proxy's), besides the loopback ones of the port. */
   origins?: string[];
+  /** One node of a cluster over this Redis. */
+  cluster?: { redis: string; leaseMs?: number; nodeId?: string };
+  limits?: { maxSessionsPerKey?: number };
 }
 
 export interface ServerProcess {

@@ -1,0 +1,178 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSignalingClient, type SignalingClient } from '../src/client.js';
+import { isSignalingError } from '../src/errors.js';
+import { Identity } from '../src/identity/index.js';
+import { ConnectionState } from '../src/machines/signaling.types.js';
+import type { Presence, SignalIn } from '../src/protocol/messages.js';
+import { reach } from './helpers/client-watch.js';
+import { ensureDist } from './helpers/dist.js';
+import { type RedisProcess, startRedis } from './helpers/redis.js';
+import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { until } from './helpers/until.js';
+
+/**
+ * The reference server as a cluster: three server processes over a real `redis-server`, real clients
+ * spread across them. Nodes and Redis are killed with SIGKILL.
+ */
+
+const LEASE_MS = 1000;
+let redis: RedisProcess;
+const nodes: ServerProcess[] = [];
+const clients: SignalingClient[] = [];
+
+beforeAll(async () => {
+  ensureDist();
+  redis = await startRedis();
+  const seed = randomSeed();
+  for (let i = 0; i < 3; i++) {
+    nodes.push(
+      await startServerProcess({
+        seed,
+        cluster: { redis: redis.url, leaseMs: LEASE_MS },
+        limits: { maxSessionsPerKey: 2 },
+      }),
+    );
+  }
+}, 60_000);
+afterAll(async () => {
+  for (const node of nodes) await node.stop();
+  await redis?.stop();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.disconnect()));
+  for (const node of nodes) if (!node.running) await node.restart();
+});
+
+async function peer(node: ServerProcess, identity?: Identity) {
+  const id = identity ?? (await Identity.generate());
+  const client = createSignalingClient({
+    url: node.url,
+    identity: id,
+    serverKey: node.publicKey,
+    globalEvents: false,
+    backoff: { initialDelay: 50, maxDelay: 200 },
+  });
+  clients.push(client);
+  client.connect();
+  await client.ready();
+  return { client, key: id.publicKey, identity: id };
+}
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ack',
+    (e: unknown) => (isSignalingError(e) ? e.code : String(e)),
+  );
+
+/** Resolves once `check()` resolves true, polling every 50 ms; rejects after `timeout` ms. */
+async function eventually(check: () => Promise<boolean>, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sends until the cluster knows the peer (its `add` travels through Redis) and the ack comes. */
+async function sendOnceKnown(from: SignalingClient, to: string, id: string, data: unknown) {
+  await eventually(
+    async () =>
+      (await outcome(from.send({ type: 'signal', to, id: `${id}-probe-${Date.now()}`, data: null }))) ===
+      'ack',
+    5000,
+  );
+  return outcome(from.send({ type: 'signal', to, id, data }));
+}
+
+describe('a cluster of three nodes over Redis', () => {
+  it('relays a signal across nodes to every session of the key, acked; peer-offline when no node has it', async () => {
+    const a = await peer(nodes[0] as ServerProcess);
+    const b1 = await peer(nodes[1] as ServerProcess);
+    const b2 = await peer(nodes[2] as ServerProcess, b1.identity);
+    const got1 = new Promise<SignalIn>((resolve) =>
+      b1.client.on('signal', (m) => m.id === 'x1' && resolve(m)),
+    );
+    const got2 = new Promise<SignalIn>((resolve) =>
+      b2.client.on('signal', (m) => m.id === 'x1' && resolve(m)),
+    );
+    expect(await sendOnceKnown(a.client, b1.key, 'x1', { sdp: 'offer' })).toBe('ack');
+    expect(await got1).toMatchObject({ from: a.key, data: { sdp: 'offer' } });
+    expect(await got2).toMatchObject({ from: a.key, data: { sdp: 'offer' } });
+
+    const nobody = (await Identity.generate()).publicKey;
+    expect(await outcome(a.client.send({ type: 'signal', to: nobody, id: 'x2', data: 1 }))).toBe(
+      'peer-offline',
+    );
+  });
+
+  it('presence: a subscriber on one node hears keys come and go on the others', async () => {
+    const watcher = await peer(nodes[0] as ServerProcess);
+    const watchedId = await Identity.generate();
+    const seen: Presence[] = [];
+    watcher.client.on('presence', (m) => seen.push(m));
+    await watcher.client.send({ type: 'presence.subscribe', keys: [watchedId.publicKey] });
+    await until(() => seen.length === 1);
+    expect(seen[0]).toMatchObject({ online: false });
+    const watched = await peer(nodes[2] as ServerProcess, watchedId);
+    await until(() => seen.some((m) => m.online));
+    await watched.client.disconnect();
+    await until(() => seen.at(-1)?.online === false);
+    expect(seen.map((m) => m.online)).toEqual([false, true, false]);
+  });
+
+  it('maxSessionsPerKey counts every node: the oldest session is closed 4009 wherever it is', async () => {
+    const identity = await Identity.generate();
+    const first = await peer(nodes[0] as ServerProcess, identity);
+    const second = await peer(nodes[1] as ServerProcess, identity);
+    // Let the second session's `add` reach node 0 before the third comes.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.client.state).toBe(ConnectionState.CONNECTED);
+    const third = await peer(nodes[2] as ServerProcess, identity);
+    await reach(first.client, ConnectionState.FAILED, 5000);
+    expect(first.client.actor.getSnapshot().context).toMatchObject({ reason: 'replaced', closeCode: 4009 });
+    expect(second.client.state).toBe(ConnectionState.CONNECTED);
+    expect(third.client.state).toBe(ConnectionState.CONNECTED);
+  });
+
+  it('a node killed -9: its peers are offline cluster-wide within the lease, announced by the survivors', async () => {
+    const watcher = await peer(nodes[0] as ServerProcess);
+    const victim = await peer(nodes[1] as ServerProcess);
+    const seen: Presence[] = [];
+    watcher.client.on('presence', (m) => seen.push(m));
+    await watcher.client.send({ type: 'presence.subscribe', keys: [victim.key] });
+    await until(() => seen.at(-1)?.online === true);
+    // The victim must not come back on another node and confuse the count: no reconnects.
+    victim.client.actor.stop();
+    const killedAt = Date.now();
+    await (nodes[1] as ServerProcess).kill();
+    await until(() => seen.at(-1)?.online === false, 5000);
+    // Within the lease plus one renewal period (the sweep runs every lease/3) and Redis's round trips.
+    expect(Date.now() - killedAt).toBeLessThan(LEASE_MS * 2);
+    expect(await outcome(watcher.client.send({ type: 'signal', to: victim.key, id: 'k1', data: 1 }))).toBe(
+      'peer-offline',
+    );
+  });
+
+  it('Redis killed -9: local relay goes on, cross-node gets peer-offline, and resumes once Redis is back', async () => {
+    const a = await peer(nodes[0] as ServerProcess);
+    const local = await peer(nodes[0] as ServerProcess);
+    const far = await peer(nodes[2] as ServerProcess);
+    expect(await sendOnceKnown(a.client, far.key, 'r0', 1)).toBe('ack');
+
+    await redis.kill();
+    expect(await outcome(a.client.send({ type: 'signal', to: local.key, id: 'r1', data: 1 }))).toBe('ack');
+    await eventually(
+      async () =>
+        (await outcome(a.client.send({ type: 'signal', to: far.key, id: `r2-${Date.now()}`, data: 1 }))) ===
+        'peer-offline',
+      5000,
+    );
+    // New peers still authenticate while Redis is away.
+    const late = await peer(nodes[1] as ServerProcess);
+    expect(late.client.state).toBe(ConnectionState.CONNECTED);
+
+    await redis.restart();
+    expect(await sendOnceKnown(a.client, far.key, 'r3', 1)).toBe('ack');
+    expect(await sendOnceKnown(far.client, late.key, 'r4', 1)).toBe('ack');
+  }, 30_000);
+});
