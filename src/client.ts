@@ -41,8 +41,12 @@ export interface EventTargetLike {
 
 /** What `createSignalingClient` takes; only `url` and `identity` are required. */
 export interface SignalingClientOptions {
-  /** The ws: / wss: URL of the signaling server. */
-  url: string | URL;
+  /**
+   * The ws: / wss: URL of the signaling server. A list (a cluster's nodes): each new attempt dials the
+   * next one, round robin. A function: called for each attempt's URL. Each URL is its own transcript
+   * origin, so the server must list every URL clients dial as an origin.
+   */
+  url: string | URL | readonly (string | URL)[] | (() => string | URL);
   /** Who signs the handshake: an `Identity` (e.g. `await Identity.fromSeed(seed)`) or a `Signer`. */
   identity: Signer;
   /** Pin the server's key (base64url); a mismatch fails with 'server-key-mismatch'. */
@@ -128,13 +132,26 @@ export class SignalingClient {
 
   constructor(options: SignalingClientOptions) {
     checkOptions(options);
-    const url = String(options.url);
-    normalizeOrigin(url); // throws `invalid-origin` now rather than on the first attempt
+    const given = options.url;
+    const urls =
+      typeof given === 'function' ? [] : Array.isArray(given) ? given.map(String) : [String(given)];
+    // Checked now (`invalid-origin`) rather than on an attempt; a function's URLs when it is called.
+    for (const u of urls) normalizeOrigin(u);
+    if (typeof given !== 'function' && urls.length === 0) normalizeOrigin('');
+    let next = 0;
+    const nextUrl =
+      typeof given === 'function'
+        ? () => String(given())
+        : urls.length > 1
+          ? () => urls[next++ % urls.length] as string
+          : undefined;
+    const url = nextUrl ? '' : (urls[0] as string);
     this.#dispatcher = new Dispatcher({ queue: options.queue, clock: options.clock, now: options.now });
     // The services go in as input, not through machine.provide(): every client shares one machine.
     this.actor = createActor(signalingMachine, {
       input: {
         url,
+        nextUrl,
         socket: socketCallback({ link: this.#dispatcher, WebSocket: options.WebSocket }),
         signer: authResponder({ identity: options.identity, url, now: options.now }),
         serverKey: options.serverKey,

@@ -60,7 +60,7 @@ export const signalingMachine = setup({
       args.input.open ? args.input.open(args) : mustBeProvided('socket'),
     ),
     signer: fromPromise<AuthResponse, SignerInput>(({ input }) =>
-      input.respond ? input.respond(input.challenge) : mustBeProvided('signer'),
+      input.respond ? input.respond(input.challenge, input.origin) : mustBeProvided('signer'),
     ),
     verifier: fromPromise<VerifyServerProofResult, VerifierInput>(({ input }) =>
       verifyServerProof(input.ok, {
@@ -99,6 +99,7 @@ export const signalingMachine = setup({
       closeCode: undefined,
       error: undefined,
     }),
+    pickUrl: assign({ url: ({ context }) => context.config.nextUrl?.() ?? context.config.url }),
     clearHandshake: assign({
       challenge: undefined,
       response: undefined,
@@ -237,6 +238,7 @@ export const signalingMachine = setup({
   context: ({ input }) => ({
     config: {
       url: input.url,
+      nextUrl: input.nextUrl,
       pinnedKey: input.serverKey,
       // Without options, the shared defaults: no copy per client.
       backoff: input.backoff ? resolveBackoff(input.backoff) : DEFAULT_BACKOFF,
@@ -252,6 +254,7 @@ export const signalingMachine = setup({
       /** The signer body, if given as input. */
       signer: input.signer,
     },
+    url: input.url,
     attempt: 0,
     retryIn: undefined,
     previousDelay: 0,
@@ -282,13 +285,13 @@ export const signalingMachine = setup({
       on: { CONNECT: { target: 'session', actions: 'resetSession' } },
     },
     session: {
-      entry: 'clearHandshake',
+      entry: ['pickUrl', 'clearHandshake'],
       exit: 'closeSocket',
       invoke: {
         id: 'socket',
         src: 'socket',
-        /** The socket dials the configured URL. */
-        input: ({ context }) => ({ url: context.config.url, open: context.config.socket }),
+        /** The socket dials this session's URL. */
+        input: ({ context }) => ({ url: context.url, open: context.config.socket }),
       },
       initial: 'connecting',
       on: {
@@ -345,6 +348,7 @@ export const signalingMachine = setup({
                 /** The challenge to answer. */
                 input: ({ context }) => ({
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
+                  origin: context.url,
                   respond: context.config.signer,
                 }),
                 onDone: { target: 'awaitingVerdict', actions: ['storeResponse', 'sendResponse'] },
@@ -373,7 +377,7 @@ export const signalingMachine = setup({
                   ok: context.ok as NonNullable<typeof context.ok>,
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
                   response: context.response as NonNullable<typeof context.response>,
-                  url: context.config.url,
+                  url: context.url,
                   pinnedKey: context.config.pinnedKey,
                 }),
                 onDone: [

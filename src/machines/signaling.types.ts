@@ -56,6 +56,8 @@ export type ReconnectReason =
 export interface SignalingInput {
   /** The ws: / wss: URL to dial; also the transcript's origin. */
   url: string;
+  /** Where each new session dials instead of `url` (a list's next entry): called once per attempt. */
+  nextUrl?: () => string;
   /** The server key to pin (base64url). Unpinned, the key learned is recorded (trust on first use). */
   serverKey?: string;
   backoff?: BackoffOptions;
@@ -77,8 +79,10 @@ export interface SignalingInput {
 
 /** What the input fixed; never changes while the actor lives. */
 export interface SignalingConfig {
-  /** The URL dialed. */
+  /** The URL dialed when there is no `nextUrl`. */
   url: string;
+  /** Where each new session dials (a function, so it never shows in a serialized snapshot). */
+  nextUrl: (() => string) | undefined;
   /** The server key to insist on, if pinned. */
   pinnedKey: string | undefined;
   /** The backoff options with defaults filled in. */
@@ -105,6 +109,8 @@ export interface SignalingConfig {
  */
 export interface SignalingContext {
   config: SignalingConfig;
+  /** The URL this session dials, and the transcript's origin. */
+  url: string;
 
   /** Consecutive reconnects since a session last stayed authenticated for `resetAfter`. */
   attempt: number;
@@ -203,6 +209,8 @@ export interface SocketInput {
 export interface SignerInput {
   /** The server's `auth.challenge`, already validated. */
   challenge: AuthChallenge;
+  /** The URL this session dialed: the transcript's origin. */
+  origin?: string;
   /** The responder to use, when the machine was given one as input rather than a provided actor. */
   respond?: AuthResponder | undefined;
 }
@@ -225,4 +233,4 @@ export interface VerifierInput {
 export type SocketCallback = CallbackLogicFunction<SocketCommand, SocketEvent, SocketInput>;
 
 /** Answers a challenge with an `auth.response`: the signer service's body (`authResponder`). */
-export type AuthResponder = (challenge: AuthChallenge) => Promise<AuthResponse>;
+export type AuthResponder = (challenge: AuthChallenge, origin?: string) => Promise<AuthResponse>;

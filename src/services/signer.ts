@@ -22,7 +22,7 @@ export interface SignerServiceOptions {
  */
 export function createSignerService(options: SignerServiceOptions) {
   const respond = authResponder(options);
-  return fromPromise<AuthResponse, SignerInput>(({ input }) => respond(input.challenge));
+  return fromPromise<AuthResponse, SignerInput>(({ input }) => respond(input.challenge, input.origin));
 }
 
 export type { AuthResponder } from '../machines/signaling.types.js';
@@ -30,5 +30,5 @@ export type { AuthResponder } from '../machines/signaling.types.js';
 /** The signer's body as a plain function (the identity stays in its closure). */
 export function authResponder(options: SignerServiceOptions): AuthResponder {
   const { identity, url, now, random } = options;
-  return (challenge) => createAuthResponse(challenge, { identity, origin: url, now, random });
+  return (challenge, origin = url) => createAuthResponse(challenge, { identity, origin, now, random });
 }
