@@ -4,8 +4,12 @@
 // socket) is retried with the same id once presence says the peer is back. The receiver must get every
 // number exactly once, in order per sender.
 //
+// With --cluster, three server processes over a redis-server of the soak's own (Debian package
+// `redis-server`, on a free port) take the place of the one: each client dials the list of their URLs,
+// and each kill takes a random node, so signals cross nodes and clients move between them.
+//
 //   npm run soak                                   (build, then 50 restarts)
-//   node scripts/soak.js [--restarts 50] [--min-up 100] [--max-up 600] [--max-down 200]
+//   node scripts/soak.js [--restarts 50] [--min-up 100] [--max-up 600] [--max-down 200] [--cluster]
 //
 // Prints `lost N, duplicated M` (and the order check); exits 1 unless all three are 0.
 import { spawn } from 'node:child_process';
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     'max-up': { type: 'string', default: '600' },
     'max-down': { type: 'string', default: '200' },
     quiet: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const RESTARTS = Number(values.restarts);
@@ -84,16 +89,51 @@ function killHard(child) {
   });
 }
 
+/** A redis-server of our own, without persistence; resolves once it answers PING. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const { createConnection } = await import('node:net');
+  const pong = () =>
+    new Promise((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
+      socket.once('data', (d) => resolve(String(d).startsWith('+PONG')) || socket.destroy());
+      socket.once('error', () => resolve(false));
+    });
+  for (let i = 0; !(await pong()); i++) {
+    if (i > 400) throw new Error('redis-server did not start');
+    await sleep(25);
+  }
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
 const seed = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
-const config = { port: await freePort(), seed };
-let server = await startServer(config);
-const { url, publicKey: serverKey } = server.info;
+const redis = values.cluster ? await startRedis() : undefined;
+const configs = [];
+for (let i = 0; i < (redis ? 3 : 1); i++) {
+  configs.push({
+    port: await freePort(),
+    seed,
+    ...(redis ? { cluster: { redis: redis.url, leaseMs: 1000 } } : {}),
+  });
+}
+const servers = [];
+for (const config of configs) servers.push(await startServer(config));
+const urls = servers.map((s) => s.info.url);
+const { publicKey: serverKey } = servers[0].info;
 
 /** A peer: a client, presence of the other side, and what it received per sender. */
-async function makePeer(name) {
+async function makePeer(name, offset) {
   const identity = await Identity.generate();
   const client = createSignalingClient({
-    url,
+    // One URL, or the nodes' list starting at `offset`, so the two peers begin on different nodes.
+    url: urls.length === 1 ? urls[0] : [...urls.slice(offset), ...urls.slice(0, offset)],
     identity,
     serverKey,
     globalEvents: false,
@@ -130,8 +170,8 @@ async function makePeer(name) {
   return peer;
 }
 
-const a = await makePeer('A');
-const b = await makePeer('B');
+const a = await makePeer('A', 0);
+const b = await makePeer('B', 1);
 a.other = b;
 b.other = a;
 const connected = (peer) =>
@@ -179,10 +219,11 @@ const streams = [stream(a), stream(b)];
 const started = performance.now();
 for (let i = 1; i <= RESTARTS; i++) {
   await sleep(between(MIN_UP, MAX_UP));
-  await killHard(server.child);
+  const victim = Math.floor(Math.random() * servers.length);
+  await killHard(servers[victim].child);
   await sleep(between(0, MAX_DOWN));
-  server = await startServer(config);
-  log(`restart ${i}/${RESTARTS}: A→B ${b.received.length}, B→A ${a.received.length}`);
+  servers[victim] = await startServer(configs[victim]);
+  log(`restart ${i}/${RESTARTS} (node ${victim}): A→B ${b.received.length}, B→A ${a.received.length}`);
 }
 await sleep(300);
 stopping = true;
@@ -215,10 +256,11 @@ const outOfOrder = ab.outOfOrder + ba.outOfOrder;
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
 await Promise.all([a.client.disconnect(), b.client.disconnect()]);
-server.child.kill('SIGTERM');
+for (const server of servers) server.child.kill('SIGTERM');
+redis?.child.kill('SIGKILL');
 
 process.stdout.write(
-  `${RESTARTS} restarts in ${seconds} s; sent A→B ${sentAB}, B→A ${sentBA}; ` +
+  `${RESTARTS} ${redis ? 'node kills in a cluster of 3' : 'restarts'} in ${seconds} s; sent A→B ${sentAB}, B→A ${sentBA}; ` +
     `retried after peer-offline ${stats.retriesOffline}, after other refusals ${stats.retriesOther}\n`,
 );
 process.stdout.write(`out of order ${outOfOrder}\n`);
