@@ -12,14 +12,11 @@
 //   node scripts/soak.js [--restarts 50] [--min-up 100] [--max-up 600] [--max-down 200] [--cluster]
 //
 // Prints `lost N, duplicated M` (and the order check); exits 1 unless all three are 0.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { freePort, killHard, sleep, startRedis, startServer } from './lib/processes.js';
 
 const DIST = new URL('../dist/index.js', import.meta.url);
-const CHILD = new URL('../test/fixtures/server-child.js', import.meta.url);
 if (!existsSync(DIST)) {
   process.stderr.write('soak: dist/ is missing: run `npm run build` first (npm run soak does)\n');
   process.exit(2);
@@ -41,77 +38,7 @@ const MIN_UP = Number(values['min-up']);
 const MAX_UP = Number(values['max-up']);
 const MAX_DOWN = Number(values['max-down']);
 const log = (text) => values.quiet || process.stderr.write(`${text}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const between = (lo, hi) => lo + Math.random() * (hi - lo);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts the server child; resolves with { child, info } once it listens (retrying a busy port). */
-async function startServer(config) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CHILD.pathname, JSON.stringify(config)], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (d) => {
-          stderr += d;
-        });
-        const onExit = (code) => reject(new Error(`server exited (${code}): ${stderr.trim()}`));
-        child.once('exit', onExit);
-        createInterface({ input: child.stdout }).once('line', (line) => {
-          child.off('exit', onExit);
-          resolve({ child, info: JSON.parse(line) });
-        });
-      });
-    } catch (error) {
-      if (attempt >= 20 || !String(error).includes('EADDRINUSE')) throw error;
-      await sleep(50);
-    }
-  }
-}
-
-function killHard(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-/** A redis-server of our own, without persistence; resolves once it answers PING. */
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const { createConnection } = await import('node:net');
-  const pong = () =>
-    new Promise((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
-      socket.once('data', (d) => resolve(String(d).startsWith('+PONG')) || socket.destroy());
-      socket.once('error', () => resolve(false));
-    });
-  for (let i = 0; !(await pong()); i++) {
-    if (i > 400) throw new Error('redis-server did not start');
-    await sleep(25);
-  }
-  return { child, url: `redis://127.0.0.1:${port}` };
-}
 
 const seed = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 const redis = values.cluster ? await startRedis() : undefined;

@@ -275,8 +275,8 @@ export class ClusterSessions implements Sessions {
       case 'result': {
         const pending = this.pending.get(message.r);
         if (!pending) return;
-        if (message.ok) return this.settle(message.r, true);
-        if (--pending.left === 0) this.settle(message.r, false);
+        if (message.ok) this.settle(message.r, true);
+        else if (--pending.left === 0) this.settle(message.r, false);
         return;
       }
     }
