@@ -4,9 +4,11 @@ import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
 import type { Presence, SignalIn } from '../src/protocol/messages.js';
+import { createSignalingServer } from '../src/server/index.js';
 import { reach } from './helpers/client-watch.js';
 import { ensureDist } from './helpers/dist.js';
 import { type RedisProcess, startRedis } from './helpers/redis.js';
+import { RawClient } from './helpers/server-client.js';
 import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
 import { until } from './helpers/until.js';
 
@@ -202,4 +204,46 @@ describe('a cluster of three nodes over Redis', () => {
     expect(await sendOnceKnown(a.client, far.key, 'r3', 1)).toBe('ack');
     expect(await sendOnceKnown(far.client, late.key, 'r4', 1)).toBe('ack');
   }, 30_000);
+});
+
+describe('the failed-handshake limit in a cluster', () => {
+  it('is shared through Redis: an address cannot multiply its budget by the node count', async () => {
+    const identity = await Identity.generate();
+    const servers = await Promise.all(
+      [0, 1, 2].map(() =>
+        createSignalingServer({
+          identity,
+          cluster: { redis: redis.url, prefix: 'rate-limit-test:' },
+          rateLimit: { maxFailures: 3, windowMs: 30_000 },
+        }),
+      ),
+    );
+    try {
+      let failures = 0;
+      let refusedEverywhere = false;
+      for (let round = 0; round < 5 && !refusedEverywhere; round++) {
+        refusedEverywhere = true;
+        for (const server of servers) {
+          const client = await RawClient.open(server.url);
+          const first = await client.next();
+          if (first.type === 'auth.error') {
+            expect(first.code).toBe('rate-limited');
+            continue;
+          }
+          refusedEverywhere = false;
+          client.send('not json');
+          failures++;
+          await client.waitClosed();
+          // The node counts it in Redis and takes the cluster's count back.
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      expect(refusedEverywhere).toBe(true);
+      // Alone, each node would allow 3 (9 in all); shared, at most one more per other node.
+      expect(failures).toBeGreaterThanOrEqual(3);
+      expect(failures).toBeLessThanOrEqual(3 + 2);
+    } finally {
+      await Promise.all(servers.map((s) => s.close({ timeout: 200 })));
+    }
+  });
 });

@@ -238,6 +238,7 @@ export const signalingMachine = setup({
   context: ({ input }) => ({
     config: {
       url: input.url,
+      /** Where each new session dials, when given (a list's next URL). */
       nextUrl: input.nextUrl,
       pinnedKey: input.serverKey,
       // Without options, the shared defaults: no copy per client.

@@ -74,6 +74,7 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** How long a node's sessions outlive its last lease renewal by default, ms. */
 export const DEFAULT_LEASE_MS = 3000;
 
 /** A cluster node's view of the sessions: this node's registry plus the mirror of the others'. */
