@@ -91,7 +91,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-console.log(`relay: ${SIGNALS} signals × ${ROUNDS} rounds, ${WINDOW} in flight; latency: ${LATENCY_SAMPLES} one at a time`);
+console.log(
+  `relay: ${SIGNALS} signals × ${ROUNDS} rounds, ${WINDOW} in flight; latency: ${LATENCY_SAMPLES} one at a time`,
+);
 const m = {};
 for (const [kind, r] of Object.entries(results)) {
   m[kind] = { rate: median(r.rate), latency: median(r.latency) };
@@ -107,6 +109,7 @@ console.log(
   `cluster same-node vs single node rate: ${(same.rate / m['single node'].rate).toFixed(2)}× (goal ≥ 0.9×)`,
 );
 
-for (const p of Object.values(kinds)) await Promise.all([p.sender.client.disconnect(), p.receiver.client.disconnect()]);
+for (const p of Object.values(kinds))
+  await Promise.all([p.sender.client.disconnect(), p.receiver.client.disconnect()]);
 for (const s of [node1, node2, single]) await killHard(s.child);
 await killHard(redis.child);
