@@ -76,12 +76,12 @@ async function eventually(check: () => Promise<boolean>, timeout = 5000): Promis
 }
 
 /** Sends until the cluster knows the peer (its `add` travels through Redis) and the ack comes. */
-async function sendOnceKnown(from: SignalingClient, to: string, id: string, data: unknown) {
+async function sendOnceKnown(from: SignalingClient, to: string, id: string, data: unknown, timeout = 5000) {
   await eventually(
     async () =>
       (await outcome(from.send({ type: 'signal', to, id: `${id}-probe-${Date.now()}`, data: null }))) ===
       'ack',
-    5000,
+    timeout,
   );
   return outcome(from.send({ type: 'signal', to, id, data }));
 }
@@ -91,15 +91,23 @@ describe('a cluster of three nodes over Redis', () => {
     const a = await peer(nodes[0] as ServerProcess);
     const b1 = await peer(nodes[1] as ServerProcess);
     const b2 = await peer(nodes[2] as ServerProcess, b1.identity);
-    const got1 = new Promise<SignalIn>((resolve) =>
-      b1.client.on('signal', (m) => m.id === 'x1' && resolve(m)),
-    );
-    const got2 = new Promise<SignalIn>((resolve) =>
-      b2.client.on('signal', (m) => m.id === 'x1' && resolve(m)),
-    );
-    expect(await sendOnceKnown(a.client, b1.key, 'x1', { sdp: 'offer' })).toBe('ack');
-    expect(await got1).toMatchObject({ from: a.key, data: { sdp: 'offer' } });
-    expect(await got2).toMatchObject({ from: a.key, data: { sdp: 'offer' } });
+    const seen1 = new Map<string, SignalIn>();
+    const seen2 = new Map<string, SignalIn>();
+    b1.client.on('signal', (m) => seen1.set(m.id, m));
+    b2.client.on('signal', (m) => seen2.set(m.id, m));
+    // Both sessions' `add` must have reached node 0 through Redis: probe until one signal reaches both.
+    await eventually(async () => {
+      const id = `probe-${Date.now()}`;
+      await outcome(a.client.send({ type: 'signal', to: b1.key, id, data: null }));
+      await new Promise((r) => setTimeout(r, 50));
+      return seen1.has(id) && seen2.has(id);
+    }, 10_000);
+    expect(
+      await outcome(a.client.send({ type: 'signal', to: b1.key, id: 'x1', data: { sdp: 'offer' } })),
+    ).toBe('ack');
+    await until(() => seen1.has('x1') && seen2.has('x1'));
+    expect(seen1.get('x1')).toMatchObject({ from: a.key, data: { sdp: 'offer' } });
+    expect(seen2.get('x1')).toMatchObject({ from: a.key, data: { sdp: 'offer' } });
 
     const nobody = (await Identity.generate()).publicKey;
     expect(await outcome(a.client.send({ type: 'signal', to: nobody, id: 'x2', data: 1 }))).toBe(
@@ -201,9 +209,10 @@ describe('a cluster of three nodes over Redis', () => {
     expect(late.client.state).toBe(ConnectionState.CONNECTED);
 
     await redis.restart();
-    expect(await sendOnceKnown(a.client, far.key, 'r3', 1)).toBe('ack');
-    expect(await sendOnceKnown(far.client, late.key, 'r4', 1)).toBe('ack');
-  }, 30_000);
+    // Within the Redis client's reconnect backoff (≤ 2 s) and a renewal (lease/3), with room for load.
+    expect(await sendOnceKnown(a.client, far.key, 'r3', 1, 15_000)).toBe('ack');
+    expect(await sendOnceKnown(far.client, late.key, 'r4', 1, 15_000)).toBe('ack');
+  }, 45_000);
 });
 
 describe('the failed-handshake limit in a cluster', () => {

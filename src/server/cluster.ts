@@ -12,6 +12,7 @@ import type { SessionRegistry, Sessions } from './sessions.js';
  * Redis holds (prefix `signaling-actor:` by default; docs/cluster.md lists them):
  * - `nodes` (sorted set): node id → the end of its lease (ms since the epoch), renewed every lease/3.
  * - `node:ID` (hash): session id → `[publicKey, authenticatedAt]`, one per session on that node.
+ * - `epochs` (hash): node id → a random id per join, so a node that missed a `sync` re-reads the hash.
  * - `fail:ADDRESS` (counter, expires with the window): failed handshakes of an address, all nodes.
  * - channel `events`: `add` / `del` of a session, `sync` (re-read my hash), `down` (a node is gone).
  * - channel `to:ID`: what one node asks another: `deliver` a frame, and the `result`.
@@ -192,6 +193,9 @@ export class ClusterSessions implements Sessions {
         JSON.stringify([peer.publicKey, this.authenticatedAt.get(peer) ?? 0]),
       );
     }
+    // A new epoch says "my hash was rewritten": nodes that miss the `sync` (their subscription not back
+    // yet after Redis returned) see the epoch change on their next renewal and re-read it.
+    await redis.hSet(this.key('epochs'), this.nodeId, randomUUID());
     await redis.publish(this.key('events'), JSON.stringify({ t: 'sync', n: this.nodeId }));
     const nodes = await redis.zRangeWithScores(this.key('nodes'), 0, -1);
     const alive = new Set(
@@ -205,7 +209,10 @@ export class ClusterSessions implements Sessions {
 
   /** Replaces the mirror of `node`'s sessions with what its hash holds now. */
   private async readNode(node: string): Promise<void> {
-    const entries = await (this.redis as Redis).hGetAll(this.key(`node:${node}`));
+    const redis = this.redis as Redis;
+    const epoch = (await redis.hGetAll(this.key('epochs')))[node];
+    const entries = await redis.hGetAll(this.key(`node:${node}`));
+    if (epoch !== undefined) this.epochs.set(node, epoch);
     const now = new Set(Object.keys(entries));
     for (const [id, session] of [...this.remote]) if (session.node === node && !now.has(id)) this.forget(id);
     for (const [id, value] of Object.entries(entries)) {
@@ -214,18 +221,27 @@ export class ClusterSessions implements Sessions {
     }
   }
 
-  /** Renews the lease and reaps nodes whose lease ended. */
+  /** The join epoch of each other node whose hash this node last read. */
+  private readonly epochs = new Map<string, string>();
+
+  /** Renews the lease, re-reads nodes that rejoined since, and reaps nodes whose lease ended. */
   private renew(): void {
     const redis = this.redis;
     if (!redis?.isReady || this.closed) return;
     const now = Date.now();
     void (async () => {
       await redis.zAdd(this.key('nodes'), { score: now + this.leaseMs, value: this.nodeId });
+      const epochs = await redis.hGetAll(this.key('epochs'));
       for (const { value: node, score } of await redis.zRangeWithScores(this.key('nodes'), 0, -1)) {
-        if (score > now || node === this.nodeId) continue;
+        if (node === this.nodeId) continue;
+        if (score > now) {
+          if (epochs[node] !== undefined && epochs[node] !== this.epochs.get(node)) await this.readNode(node);
+          continue;
+        }
         // One survivor wins the ZREM and cleans up; every node drops the node from its mirror.
         if ((await redis.zRem(this.key('nodes'), node)) === 1) {
           await redis.del(this.key(`node:${node}`));
+          await redis.hDel(this.key('epochs'), node);
           await redis.publish(this.key('events'), JSON.stringify({ t: 'down', n: node }));
           this.log.warn({ nodeId: node }, 'node lease expired: its sessions are offline');
         }
@@ -313,6 +329,7 @@ export class ClusterSessions implements Sessions {
   }
 
   private dropNode(node: string): void {
+    this.epochs.delete(node);
     for (const [id, session] of [...this.remote]) if (session.node === node) this.forget(id);
   }
 
@@ -427,6 +444,7 @@ export class ClusterSessions implements Sessions {
       if (redis?.isReady) {
         await redis.zRem(this.key('nodes'), this.nodeId);
         await redis.del(this.key(`node:${this.nodeId}`));
+        await redis.hDel(this.key('epochs'), this.nodeId);
         await redis.publish(this.key('events'), JSON.stringify({ t: 'down', n: this.nodeId }));
       }
     } catch {
