@@ -87,8 +87,8 @@ export class ClusterSessions implements Sessions {
   private subscriber: Redis | undefined;
   /** Other nodes' sessions: session id → where and whose. */
   private readonly remote = new Map<string, RemoteSession>();
-  /** Key → how many sessions other nodes hold. */
-  private readonly remoteCount = new Map<string, number>();
+  /** Key → other nodes' sessions of it (session id → where): relay and the limit look up by key. */
+  private readonly remoteByKey = new Map<string, Map<string, RemoteSession>>();
   /** When each local session authenticated (the limit closes the oldest). */
   private readonly authenticatedAt = new WeakMap<Peer, number>();
   private readonly pending = new Map<string, Pending>();
@@ -111,7 +111,7 @@ export class ClusterSessions implements Sessions {
 
   /** This node's registry calls this on each local flip; it is a cluster flip unless another node has the key. */
   localChanged(key: string, online: boolean): void {
-    if (!this.remoteCount.has(key)) this.changed(key, online);
+    if (!this.remoteByKey.has(key)) this.changed(key, online);
   }
 
   /** Connects to Redis and joins the cluster. @throws SignalingError `invalid-option` without the Redis client installed */
@@ -310,21 +310,23 @@ export class ClusterSessions implements Sessions {
   private mirror(id: string, session: RemoteSession): void {
     if (this.remote.has(id)) return;
     this.remote.set(id, session);
-    const count = this.remoteCount.get(session.key) ?? 0;
-    this.remoteCount.set(session.key, count + 1);
-    if (count === 0 && !this.local.isOnline(session.key)) this.changed(session.key, true);
+    let sessions = this.remoteByKey.get(session.key);
+    if (!sessions) {
+      sessions = new Map();
+      this.remoteByKey.set(session.key, sessions);
+      if (!this.local.isOnline(session.key)) this.changed(session.key, true);
+    }
+    sessions.set(id, session);
   }
 
   private forget(id: string): void {
     const session = this.remote.get(id);
     if (!session) return;
     this.remote.delete(id);
-    const count = (this.remoteCount.get(session.key) ?? 1) - 1;
-    if (count > 0) {
-      this.remoteCount.set(session.key, count);
-      return;
-    }
-    this.remoteCount.delete(session.key);
+    const sessions = this.remoteByKey.get(session.key);
+    sessions?.delete(id);
+    if (sessions?.size !== 0) return;
+    this.remoteByKey.delete(session.key);
     if (!this.local.isOnline(session.key)) this.changed(session.key, false);
   }
 
@@ -342,7 +344,7 @@ export class ClusterSessions implements Sessions {
     for (const peer of this.local.sessionsOf(key) ?? []) {
       all.push({ at: this.authenticatedAt.get(peer) ?? 0, id: peer.sessionId, peer });
     }
-    for (const [id, session] of this.remote) if (session.key === key) all.push({ at: session.at, id });
+    for (const [id, session] of this.remoteByKey.get(key) ?? []) all.push({ at: session.at, id });
     if (all.length <= max) return [];
     all.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
     const replaced: Peer[] = [];
@@ -390,7 +392,7 @@ export class ClusterSessions implements Sessions {
   }
 
   isOnline(key: string): boolean {
-    return this.local.isOnline(key) || this.remoteCount.has(key);
+    return this.local.isOnline(key) || this.remoteByKey.has(key);
   }
 
   get size(): number {
@@ -402,9 +404,10 @@ export class ClusterSessions implements Sessions {
   }
 
   deliverElsewhere(key: string, frame: string): Promise<boolean> | undefined {
-    if (!this.remoteCount.has(key) || !this.redis?.isReady) return undefined;
+    const sessions = this.remoteByKey.get(key);
+    if (!sessions || !this.redis?.isReady) return undefined;
     const nodes = new Set<string>();
-    for (const session of this.remote.values()) if (session.key === key) nodes.add(session.node);
+    for (const session of sessions.values()) nodes.add(session.node);
     const request = randomUUID();
     return new Promise((resolve) => {
       // A node that never answers (dead, its lease not yet over) counts as one that did not deliver.
