@@ -4,7 +4,8 @@
 //   npm run build && node bench/cluster.js [signals per round, default 4000] [rounds, default 5]
 //
 // Rows (medians of the rounds): acked signals/s with up to 64 in flight, and the median time from
-// send() to its ack with one in flight. Prints the ratios the cluster issue sets goals for:
+// send() to its ack with one in flight; and, as the floor under the cross-node latency, a round trip
+// through Redis pub/sub (two hops, what a cross-node ack needs). Prints the ratios the issue sets:
 //   cross-node vs same-node rate (≥ 0.5×) and latency (≤ 2×),
 //   same-node in cluster mode vs a single node (≥ 0.9×: a local delivery never waits on Redis).
 import { Identity } from '../dist/index.js';
@@ -77,13 +78,42 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/**
+ * The floor under a cross-node relay's extra latency: two hops through Redis pub/sub (the request to
+ * the other node, its result back), here as a ping-pong between two node-redis connections.
+ */
+async function pubSubRoundTrip() {
+  const { createClient } = await import('@redis/client');
+  const a = createClient({ url: redis.url });
+  const b = createClient({ url: redis.url });
+  const subA = a.duplicate();
+  const subB = b.duplicate();
+  await Promise.all([a, b, subA, subB].map((c) => c.connect()));
+  let pong;
+  await subB.subscribe('bench:ping', (m) => b.publish('bench:pong', m));
+  await subA.subscribe('bench:pong', () => pong());
+  const times = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t0 = performance.now();
+    await new Promise((resolve) => {
+      pong = resolve;
+      a.publish('bench:ping', String(i));
+    });
+    times.push(performance.now() - t0);
+  }
+  await Promise.all([a, b, subA, subB].map((c) => c.close()));
+  return median(times);
+}
+
 const kinds = {
   'single node': await pair(single, single),
   'cluster, same node': await pair(node1, node1),
   'cluster, node 1 → node 2': await pair(node1, node2),
 };
 const results = Object.fromEntries(Object.keys(kinds).map((k) => [k, { rate: [], latency: [] }]));
+const pubSub = [];
 for (let round = 0; round < ROUNDS; round++) {
+  pubSub.push(await pubSubRoundTrip());
   // Interleaved, so drift in the machine's load touches every kind alike.
   for (const [kind, p] of Object.entries(kinds)) {
     results[kind].rate.push(await rate(p));
@@ -105,6 +135,12 @@ const same = m['cluster, same node'];
 const cross = m['cluster, node 1 → node 2'];
 console.log(`cross-node vs same-node rate: ${(cross.rate / same.rate).toFixed(2)}× (goal ≥ 0.5×)`);
 console.log(`cross-node vs same-node latency: ${(cross.latency / same.latency).toFixed(2)}× (goal ≤ 2×)`);
+const floor = median(pubSub);
+console.log(
+  `  Redis pub/sub round trip (the two hops a cross-node ack needs): ${floor.toFixed(3)} ms; ` +
+    `cross-node latency − same-node = ${(cross.latency - same.latency).toFixed(3)} ms = ` +
+    `${((cross.latency - same.latency) / floor).toFixed(2)}× that floor`,
+);
 console.log(
   `cluster same-node vs single node rate: ${(same.rate / m['single node'].rate).toFixed(2)}× (goal ≥ 0.9×)`,
 );
