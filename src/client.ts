@@ -105,6 +105,8 @@ const STATES = Object.values(ConnectionState);
 export class SignalingClient {
   /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
   readonly actor: SignalingActor;
+  /** This client's Ed25519 public key (base64url), its identity's. */
+  readonly publicKey: string;
   readonly #dispatcher: Dispatcher;
   readonly #listeners = new Set<StateChangeListener>();
   readonly #globalEvents: EventTargetLike | undefined;
@@ -114,6 +116,7 @@ export class SignalingClient {
   constructor(options: SignalingClientOptions) {
     const url = String(options.url);
     normalizeOrigin(url); // throws `invalid-origin` now rather than on the first attempt
+    this.publicKey = options.identity.publicKey;
     this.#dispatcher = new Dispatcher({ queue: options.queue, clock: options.clock, now: options.now });
     // The services go in as input, not through machine.provide(): every client shares one machine.
     this.actor = createActor(signalingMachine, {
