@@ -1,9 +1,11 @@
 // Writes the statechart files from the built machine (`npm run statecharts` builds first):
-// statecharts/connection.mmd (Mermaid), statecharts/connection.json (the machine definition) and the
+// statecharts/connection.mmd (Mermaid), statecharts/connection.json (the machine definition), the same
+// two for the peer chart (statecharts/peer.mmd, peer.json) and the
 // README section between <!-- statechart:start --> and <!-- statechart:end -->.
 // test/statecharts.test.ts computes the same from the TypeScript source and fails when these are stale.
 import { readFile, writeFile } from 'node:fs/promises';
 import { toMermaid } from '../dist/machines/mermaid.js';
+import { peerMachine } from '../dist/machines/peer.machine.js';
 import { signalingMachine } from '../dist/machines/signaling.machine.js';
 import {
   machineJson,
@@ -26,9 +28,11 @@ if (missing.length > 0) {
 
 await writeFile(at('statecharts/connection.mmd'), mermaid);
 await writeFile(at('statecharts/connection.json'), machineJson(signalingMachine));
+await writeFile(at('statecharts/peer.mmd'), toMermaid(peerMachine));
+await writeFile(at('statecharts/peer.json'), machineJson(peerMachine));
 const readme = await readFile(at('README.md'), 'utf8');
 const updated = withReadmeSection(readme, readmeSection(mermaid, sentences));
 if (updated !== readme) await writeFile(at('README.md'), updated);
 console.log(
-  'wrote statecharts/connection.mmd, statecharts/connection.json and the README statechart section',
+  'wrote statecharts/connection.mmd, connection.json, peer.mmd, peer.json and the README statechart section',
 );

@@ -77,13 +77,13 @@ export const peerMachine = setup({
       remoteGeneration: ({ event }) => (event as DescriptionEvent).generation,
       error: undefined,
     }),
-    sendDescription: assign({
-      generation: ({ context, event }) => {
-        const generation = context.generation + 1;
-        context.send({ description: (event as unknown as { output: Description }).output, generation });
-        return generation;
-      },
-    }),
+    // The generation first (assign), then the send reads it: actions run in order in XState v5.
+    nextGeneration: assign({ generation: ({ context }) => context.generation + 1 }),
+    sendDescription: ({ context, event }) =>
+      context.send({
+        description: (event as unknown as { output: Description }).output,
+        generation: context.generation,
+      }),
     sendCandidate: ({ context, event }) => {
       if (event.type === 'LOCAL.CANDIDATE') context.send({ candidate: event.candidate });
     },
@@ -96,12 +96,8 @@ export const peerMachine = setup({
     recordError: assign({
       error: ({ event }) => String((event as { error?: unknown }).error),
     }),
-    restartIce: assign({
-      restarts: ({ context }) => {
-        context.pc.restartIce();
-        return context.restarts + 1;
-      },
-    }),
+    countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
+    restartIce: ({ context }) => context.pc.restartIce(),
     sendBye: ({ context }) => context.send({ bye: true }),
     closeLocal: assign({ reason: 'local' }),
     closeRemote: assign({ reason: 'remote' }),
@@ -147,7 +143,7 @@ export const peerMachine = setup({
                 id: 'makeOffer',
                 src: 'makeOffer',
                 input: ({ context }) => ({ pc: context.pc }),
-                onDone: { target: 'awaitingAnswer', actions: 'sendDescription' },
+                onDone: { target: 'awaitingAnswer', actions: ['nextGeneration', 'sendDescription'] },
                 onError: { target: 'stable', actions: 'recordError' },
               },
               on: {
@@ -185,7 +181,7 @@ export const peerMachine = setup({
                 id: 'acceptOffer',
                 src: 'acceptOffer',
                 input: ({ context, event }) => ({ pc: context.pc, description: description(event) }),
-                onDone: { target: 'stable', actions: 'sendDescription' },
+                onDone: { target: 'stable', actions: ['nextGeneration', 'sendDescription'] },
                 onError: { target: 'stable', actions: 'recordError' },
               },
             },
@@ -216,7 +212,7 @@ export const peerMachine = setup({
             },
             restarting: {
               tags: PeerState.DISCONNECTED,
-              after: { restartDelay: { target: 'recovering', actions: 'restartIce' } },
+              after: { restartDelay: { target: 'recovering', actions: ['countRestart', 'restartIce'] } },
               on: { 'ICE.CONNECTED': 'connected' },
             },
             recovering: {
