@@ -69,8 +69,6 @@ export const peerMachine = setup({
     // Glare: only the polite side takes the peer's offer over its own (rolled back implicitly).
     freshOfferAndPolite: ({ context, event }) => context.polite && fresh(context, event, 'offer'),
     freshAnswer: ({ context, event }) => fresh(context, event, 'answer'),
-    freshDescription: ({ context, event }) =>
-      fresh(context, event, 'offer') || fresh(context, event, 'answer'),
   },
   actions: {
     takeRemote: assign({
@@ -194,7 +192,7 @@ export const peerMachine = setup({
               tags: PeerState.NEW,
               on: {
                 NEGOTIATION_NEEDED: 'checking',
-                'SIGNAL.DESCRIPTION': { guard: 'freshDescription', target: 'checking' },
+                'SIGNAL.DESCRIPTION': { guard: 'freshOffer', target: 'checking' },
                 'ICE.CONNECTED': 'connected',
               },
             },
