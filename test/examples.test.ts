@@ -10,7 +10,9 @@ import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import type { SignalIn } from '../src/protocol/messages.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
+import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
 import { launchChromium, servePage } from './helpers/browser.js';
+import { startCoturn } from './helpers/coturn.js';
 import { ensureDist, ROOT } from './helpers/dist.js';
 
 /** Each example in `examples/` runs as a user would run it, against the built package. */
@@ -160,6 +162,87 @@ describe('examples/browser', () => {
     await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
     expect(await tab.textContent('#key')).toBe(key);
     expect(errors).toEqual([]);
+  });
+});
+
+describe('examples/browser-chat', () => {
+  it('two tabs chat over a WebRTC data channel (ICE through a local coturn), then one hangs up', async () => {
+    // Both entries bundled as the page's comment tells a user to: one shared chunk, from dist/.
+    const vendor = await build({
+      entryPoints: {
+        'signaling-actor': 'signaling-actor',
+        'signaling-actor-webrtc': 'signaling-actor/webrtc',
+      },
+      absWorkingDir: ROOT,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'browser',
+      minify: true,
+      outdir: join(ROOT, 'examples/browser-chat/vendor'),
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      tsconfigRaw: {},
+    });
+    expect(builtFromDist(vendor.metafile)).toBe(true);
+    expect(Object.keys(vendor.metafile.inputs)).toContain('dist/webrtc/index.js');
+    const files = new Map<string, string | Uint8Array>([
+      ['/index.html', readFileSync(join(ROOT, 'examples/browser-chat/index.html'), 'utf8')],
+      ['/main.js', readFileSync(join(ROOT, 'examples/browser-chat/main.js'), 'utf8')],
+    ]);
+    for (const f of vendor.outputFiles) files.set(`/vendor/${basename(f.path)}`, f.contents);
+    const site = await serveFiles(files);
+    const coturn = await startCoturn();
+    cleanups.push(() => coturn.stop());
+    // The server hands each client coturn credentials: the pages never list the public STUN hosts.
+    const s = await createSignalingServer({
+      identity: await Identity.generate(),
+      iceServers: (key) =>
+        iceServersForClient(
+          { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
+          key,
+        ),
+    });
+    cleanups.push(() => s.close({ timeout: 200 }));
+
+    const page = `${site}?server=${encodeURIComponent(s.url)}`;
+    const a = await openTab(page);
+    const b = await openTab(page);
+    for (const { tab } of [a, b]) {
+      await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
+    }
+    const bKey = (await b.tab.textContent('#key')) ?? '';
+    await a.tab.fill('#peer', bKey);
+    await a.tab.click('#call button[type=submit]');
+    for (const { tab } of [a, b]) {
+      await tab.waitForFunction(() => document.getElementById('peer-state')?.textContent === 'connected');
+      await tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('channel open'));
+      const urls = (await tab.evaluate(() =>
+        (window as unknown as { peer: { pc: RTCPeerConnection } }).peer.pc
+          .getConfiguration()
+          .iceServers?.flatMap((x) => x.urls),
+      )) as string[];
+      expect(urls).toContain(coturn.turnUrl);
+      for (const stun of DEFAULT_STUN_SERVERS) expect(urls).not.toContain(stun.urls);
+    }
+    expect(await b.tab.inputValue('#peer')).toBe((await a.tab.textContent('#key')) ?? '');
+
+    await a.tab.fill('#text', 'hello from a');
+    await a.tab.click('#say button[type=submit]');
+    await b.tab.waitForFunction(() =>
+      document.getElementById('log')?.textContent?.includes('them: hello from a'),
+    );
+    await b.tab.fill('#text', 'hi back');
+    await b.tab.click('#say button[type=submit]');
+    await a.tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('them: hi back'));
+
+    await a.tab.click('#hang-up');
+    await b.tab.waitForFunction(() =>
+      document.getElementById('log')?.textContent?.includes('peer closed (remote)'),
+    );
+    expect(await a.tab.textContent('#peer-state')).toBe('closed');
+    expect([...a.errors, ...b.errors]).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, type InspectionEvent, SimulatedClock, type SnapshotFrom, waitFor } from 'xstate';
+import { createActor, type InspectionEvent, SimulatedClock, type SnapshotFrom } from 'xstate';
 import type { TestPath } from 'xstate/graph';
 import { type PeerMachine, peerMachine } from '../../src/machines/peer.machine.js';
 import type { PeerEvent, PeerInput, PeerSignalBody } from '../../src/machines/peer.types.js';
