@@ -103,10 +103,11 @@ const STATES = Object.values(ConnectionState);
  * application frames past the chart.
  */
 export class SignalingClient {
+  // `declare`: assigned in the constructor only, so no class-field declarations are emitted (bundle bytes).
   /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
-  readonly actor: SignalingActor;
+  declare readonly actor: SignalingActor;
   /** This client's Ed25519 public key (base64url), its identity's. */
-  readonly publicKey: string;
+  declare readonly publicKey: string;
   readonly #dispatcher: Dispatcher;
   readonly #listeners = new Set<StateChangeListener>();
   readonly #globalEvents: EventTargetLike | undefined;
