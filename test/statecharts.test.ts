@@ -8,8 +8,10 @@ import {
   currentReadmeSection,
   machineJson,
   parseStateSentences,
+  peerDocSection,
   readmeSection,
   statePaths,
+  withPeerDocSection,
   withReadmeSection,
 } from '../src/machines/statechart-docs.js';
 
@@ -37,6 +39,13 @@ describe('committed statecharts match the machine', () => {
   it('statecharts/peer.json', async () => {
     expect(await read('statecharts/peer.json'), `statecharts/peer.json ${STALE}`).toBe(
       machineJson(peerMachine),
+    );
+  });
+
+  it('the peer chart in docs/webrtc.md', async () => {
+    const doc = await read('docs/webrtc.md');
+    expect(doc, `docs/webrtc.md's peer chart ${STALE}`).toBe(
+      withPeerDocSection(doc, peerDocSection(toMermaid(peerMachine))),
     );
   });
 
