@@ -12,7 +12,11 @@ import { setup } from './setup.js';
 
 type Ctx = { context: PeerContext };
 type DescriptionEvent = Extract<PeerEvent, { type: 'SIGNAL.DESCRIPTION' }>;
-type Described = { pc: PeerConnectionLike; description: Description };
+/** What the services that set a remote description take. */
+export interface Described {
+  pc: PeerConnectionLike;
+  description: Description;
+}
 
 const description = (event: PeerEvent) => (event as DescriptionEvent).description;
 
@@ -104,8 +108,10 @@ export const peerMachine = setup({
   },
 }).createMachine({
   id: 'peer',
+  /** The initial context: the input, the restart policy with defaults, the counters at zero. */
   context: ({ input }) => ({
     pc: input.pc,
+    /** Relays one body to the peer. */
     send: input.send,
     polite: input.polite,
     restart: { ...DEFAULT_RESTART, ...input.restart },
@@ -140,6 +146,7 @@ export const peerMachine = setup({
               invoke: {
                 id: 'makeOffer',
                 src: 'makeOffer',
+                /** The connection to make the offer on. */
                 input: ({ context }) => ({ pc: context.pc }),
                 onDone: { target: 'awaitingAnswer', actions: ['nextGeneration', 'sendDescription'] },
                 onError: { target: 'stable', actions: 'recordError' },
@@ -164,6 +171,7 @@ export const peerMachine = setup({
               invoke: {
                 id: 'acceptAnswer',
                 src: 'acceptAnswer',
+                /** The connection and the peer's description that entered this state. */
                 input: ({ context, event }) => ({ pc: context.pc, description: description(event) }),
                 onDone: 'stable',
                 onError: { target: 'stable', actions: 'recordError' },
@@ -178,6 +186,7 @@ export const peerMachine = setup({
               invoke: {
                 id: 'acceptOffer',
                 src: 'acceptOffer',
+                /** The connection and the peer's description that entered this state. */
                 input: ({ context, event }) => ({ pc: context.pc, description: description(event) }),
                 onDone: { target: 'stable', actions: ['nextGeneration', 'sendDescription'] },
                 onError: { target: 'stable', actions: 'recordError' },

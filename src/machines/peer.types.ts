@@ -64,8 +64,15 @@ export interface RestartOptions {
   timeout?: number;
 }
 
+/** {@link RestartOptions} with every value filled in. */
+export interface ResolvedRestart {
+  initialDelay: number;
+  maxDelay: number;
+  timeout: number;
+}
+
 /** The ICE restart policy used when none is given. */
-export const DEFAULT_RESTART: Required<RestartOptions> = {
+export const DEFAULT_RESTART: ResolvedRestart = {
   initialDelay: 1000,
   maxDelay: 30_000,
   timeout: 30_000,
@@ -84,10 +91,12 @@ export interface PeerInput {
 
 /** The chart's context: no secret, nothing that cannot be shown in an inspector. */
 export interface PeerContext {
+  /** The connection the chart drives. */
   pc: PeerConnectionLike;
+  /** Relays one body to the peer. */
   send: (body: PeerSignalBody) => void;
   polite: boolean;
-  restart: Required<RestartOptions>;
+  restart: ResolvedRestart;
   /** Local descriptions sent so far: each one's generation, so the peer can drop older ones. */
   generation: number;
   /** Generation of the latest remote description taken; an older one is stale. */

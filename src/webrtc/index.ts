@@ -3,7 +3,7 @@
  * negotiation as a statechart. Browser-first: nothing here imports `node:*`.
  * @packageDocumentation
  */
-export { type PeerMachine, peerMachine } from '../machines/peer.machine.js';
+export { type Described, type PeerMachine, peerMachine } from '../machines/peer.machine.js';
 export {
   DEFAULT_RESTART,
   type Description,
@@ -14,6 +14,7 @@ export {
   type PeerInput,
   type PeerSignalBody,
   PeerState,
+  type ResolvedRestart,
   type RestartOptions,
 } from '../machines/peer.types.js';
 export {
