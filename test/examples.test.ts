@@ -115,29 +115,7 @@ describe('examples/node/peers.js', () => {
 describe('examples/browser', () => {
   it('the plain page connects, shows its key, and signals both ways with a Node peer', async () => {
     // The page's vendor bundle, built exactly as its comment tells a user to.
-    const vendor = await build({
-      entryPoints: { 'signaling-actor': 'signaling-actor' },
-      absWorkingDir: ROOT,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'browser',
-      minify: true,
-      outdir: join(ROOT, 'examples/browser/vendor'),
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      // Resolve `signaling-actor` as a consumer does (package exports → dist), not via tsconfig `paths` → src.
-      tsconfigRaw: {},
-    });
-    const files = new Map<string, string | Uint8Array>([
-      ['/index.html', readFileSync(join(ROOT, 'examples/browser/index.html'), 'utf8')],
-      ['/main.js', readFileSync(join(ROOT, 'examples/browser/main.js'), 'utf8')],
-    ]);
-    for (const f of vendor.outputFiles) files.set(`/vendor/${basename(f.path)}`, f.contents);
-    expect(files.has('/vendor/signaling-actor.js')).toBe(true);
-    expect(builtFromDist(vendor.metafile)).toBe(true);
-    const site = await serveFiles(files);
+    const site = await serveExample('browser', { 'signaling-actor': 'signaling-actor' });
     const s = await server();
 
     const { tab, errors } = await openTab(`${site}?server=${encodeURIComponent(s.url)}`);
@@ -168,31 +146,10 @@ describe('examples/browser', () => {
 describe('examples/browser-chat', () => {
   it('two tabs chat over a WebRTC data channel (ICE through a local coturn), then one hangs up', async () => {
     // Both entries bundled as the page's comment tells a user to: one shared chunk, from dist/.
-    const vendor = await build({
-      entryPoints: {
-        'signaling-actor': 'signaling-actor',
-        'signaling-actor-webrtc': 'signaling-actor/webrtc',
-      },
-      absWorkingDir: ROOT,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'browser',
-      minify: true,
-      outdir: join(ROOT, 'examples/browser-chat/vendor'),
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      tsconfigRaw: {},
+    const site = await serveExample('browser-chat', {
+      'signaling-actor': 'signaling-actor',
+      'signaling-actor-webrtc': 'signaling-actor/webrtc',
     });
-    expect(builtFromDist(vendor.metafile)).toBe(true);
-    expect(Object.keys(vendor.metafile.inputs)).toContain('dist/webrtc/index.js');
-    const files = new Map<string, string | Uint8Array>([
-      ['/index.html', readFileSync(join(ROOT, 'examples/browser-chat/index.html'), 'utf8')],
-      ['/main.js', readFileSync(join(ROOT, 'examples/browser-chat/main.js'), 'utf8')],
-    ]);
-    for (const f of vendor.outputFiles) files.set(`/vendor/${basename(f.path)}`, f.contents);
-    const site = await serveFiles(files);
     const coturn = await startCoturn();
     cleanups.push(() => coturn.stop());
     // The server hands each client coturn credentials: the pages never list the public STUN hosts.
@@ -284,6 +241,35 @@ describe('examples/react/SignalingStatus.tsx', () => {
     expect(errors).toEqual([]);
   });
 });
+
+/**
+ * Serves `examples/<name>/` (index.html, main.js) with its `vendor/` bundle built as the page's comment
+ * tells a user to: the package resolved as a consumer does (package exports → dist), split, minified.
+ */
+async function serveExample(name: string, entryPoints: Record<string, string>): Promise<string> {
+  const vendor = await build({
+    entryPoints,
+    absWorkingDir: ROOT,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outdir: join(ROOT, `examples/${name}/vendor`),
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    tsconfigRaw: {}, // not tsconfig `paths` → src
+  });
+  expect(builtFromDist(vendor.metafile)).toBe(true);
+  const files = new Map<string, string | Uint8Array>([
+    ['/index.html', readFileSync(join(ROOT, `examples/${name}/index.html`), 'utf8')],
+    ['/main.js', readFileSync(join(ROOT, `examples/${name}/main.js`), 'utf8')],
+  ]);
+  for (const f of vendor.outputFiles) files.set(`/vendor/${basename(f.path)}`, f.contents);
+  for (const entry of Object.keys(entryPoints)) expect(files.has(`/vendor/${entry}.js`)).toBe(true);
+  return serveFiles(files);
+}
 
 /** The bundle took the package from `dist/` (as a consumer gets it), nothing from `src/`. */
 function builtFromDist(metafile: Metafile): boolean {

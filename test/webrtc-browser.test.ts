@@ -1,13 +1,11 @@
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
-import { launchChromium, type PageServer, servePage } from './helpers/browser.js';
 import { type Coturn, startCoturn } from './helpers/coturn.js';
-import { bundleAgainstDist } from './helpers/dist.js';
+import { chromiumSuite, pageApi as pageApiOf, type Remote, untilValue } from './helpers/page-api.js';
 
 /**
  * `signaling-actor/webrtc`, built, in Debian's Chromium: two tabs in separate browser contexts, each a
@@ -15,58 +13,21 @@ import { bundleAgainstDist } from './helpers/dist.js';
  * `auth.ok` and point at a coturn on 127.0.0.1 (never the public DEFAULT_STUN_SERVERS).
  */
 
-type Api = {
-  [K in keyof PageApi]: (...args: Parameters<PageApi[K]>) => Promise<Awaited<ReturnType<PageApi[K]>>>;
-};
-
-function pageApi(tab: Page): Api {
-  return new Proxy({} as Api, {
-    get:
-      (_target, method: string) =>
-      (...args: unknown[]) =>
-        tab.evaluate(
-          ([m, a]) =>
-            (window as unknown as { api: Record<string, (...x: unknown[]) => unknown> }).api[m as string]?.(
-              ...(a as unknown[]),
-            ),
-          [method, args] as const,
-        ),
-  });
-}
-
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeout = 15_000): Promise<T> {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > end) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+type Api = Remote<PageApi>;
+const pageApi = (tab: Page) => pageApiOf<PageApi>(tab);
 
 const DEFAULT_STUN_URLS = DEFAULT_STUN_SERVERS.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]));
 
 describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000 }, () => {
-  let browser: Browser;
-  let page: PageServer;
+  const suite = chromiumSuite(new URL('./browser/webrtc.page.ts', import.meta.url));
+  const { cleanups } = suite;
   let coturn: Coturn;
-  const cleanups: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
-    const script = await bundleAgainstDist(
-      fileURLToPath(new URL('./browser/webrtc.page.ts', import.meta.url)),
-    );
-    page = await servePage(script);
     coturn = await startCoturn();
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await page?.close();
     await coturn?.stop();
   });
 
@@ -86,15 +47,26 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   }
 
   async function tab(url: string): Promise<{ api: Api; key: string }> {
-    const context = await browser.newContext();
+    const context = await suite.browser().newContext();
     cleanups.push(() => context.close());
     const t = await context.newPage();
-    await t.goto(page.url);
+    await t.goto(suite.url());
     await t.waitForFunction('window.ready === true');
     const api = pageApi(t);
     const key = await api.start(url);
     await api.reach('connected', 15_000);
     return { api, key };
+  }
+
+  /** Two tabs, each with a peer connection open to the other. */
+  async function pair(
+    url: string,
+  ): Promise<[Awaited<ReturnType<typeof tab>>, Awaited<ReturnType<typeof tab>>]> {
+    const a = await tab(url);
+    const b = await tab(url);
+    await a.api.open(b.key);
+    await b.api.open(a.key);
+    return [a, b];
   }
 
   /** Network rule: a live RTCPeerConnection here lists coturn on loopback only. */
@@ -109,13 +81,13 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     await a.send(label, 'ping from a');
     await b.send(label, 'pong from b');
     expect(
-      await until(
+      await untilValue(
         () => b.received(label),
         (m) => m.includes('ping from a'),
       ),
     ).toContain('ping from a');
     expect(
-      await until(
+      await untilValue(
         () => a.received(label),
         (m) => m.includes('pong from b'),
       ),
@@ -144,10 +116,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
 
   it('glare: both sides create a channel at the same moment; the polite side yields and both channels open', async () => {
     const s = await server();
-    const a = await tab(s.url);
-    const b = await tab(s.url);
-    await a.api.open(b.key);
-    await b.api.open(a.key);
+    const [a, b] = await pair(s.url);
     // Both tabs share the browser's clock: schedule both offers for the same instant.
     const at = Date.now() + 300;
     await Promise.all([a.api.createChannel('from-a', at), b.api.createChannel('from-b', at)]);
@@ -172,7 +141,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     await a.api.open(b.key);
     await a.api.createChannel('late');
     expect(
-      await until(
+      await untilValue(
         () => b.api.requests(),
         (r) => r.length > 0,
       ),
@@ -186,10 +155,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
 
   it('the data channel keeps working after the signaling server is gone', async () => {
     const s = await server();
-    const a = await tab(s.url);
-    const b = await tab(s.url);
-    await a.api.open(b.key);
-    await b.api.open(a.key);
+    const [a, b] = await pair(s.url);
     await a.api.createChannel('chat');
     await b.api.channelsOpen(['chat'], 20_000);
     await s.close({ timeout: 200 });
@@ -204,10 +170,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   it('a negotiation started while the signaling server restarts completes after the reconnect', async () => {
     const identity = await Identity.generate();
     const first = await server(identity);
-    const a = await tab(first.url);
-    const b = await tab(first.url);
-    await a.api.open(b.key);
-    await b.api.open(a.key);
+    const [a, b] = await pair(first.url);
     await first.close({ timeout: 200 });
     await a.api.reach('reconnecting', 10_000);
     await b.api.reach('reconnecting', 10_000);
@@ -223,10 +186,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
 
   it('close() on one side closes the other (a bye signal)', async () => {
     const s = await server();
-    const a = await tab(s.url);
-    const b = await tab(s.url);
-    await a.api.open(b.key);
-    await b.api.open(a.key);
+    const [a, b] = await pair(s.url);
     await a.api.createChannel('chat');
     await b.api.channelsOpen(['chat'], 20_000);
     await a.api.closePeer();

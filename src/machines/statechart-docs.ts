@@ -63,12 +63,14 @@ export function readmeSection(mermaid: string, sentences: Map<string, string>): 
 
 /** `readme` with its statechart section replaced, or appended when it has none. */
 export function withReadmeSection(readme: string, section: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start >= 0 && end > start) {
-    return readme.slice(0, start) + section + readme.slice(end + README_END.length);
-  }
-  return `${readme.trimEnd()}\n\n${section}\n`;
+  return replaceMarked(readme, README_START, README_END, section) ?? `${readme.trimEnd()}\n\n${section}\n`;
+}
+
+/** `text` with the part from `start` to `end` (markers included) replaced; undefined without markers. */
+function replaceMarked(text: string, start: string, end: string, section: string): string | undefined {
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  return i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : undefined;
 }
 
 /** The README's current section (markers included), or undefined. */
@@ -97,8 +99,7 @@ export function peerDocSection(mermaid: string): string {
 
 /** `doc` with the text between `PEER_DOC_START` and `PEER_DOC_END` replaced by `section`. */
 export function withPeerDocSection(doc: string, section: string): string {
-  const start = doc.indexOf(PEER_DOC_START);
-  const end = doc.indexOf(PEER_DOC_END);
-  if (start < 0 || end < start) throw new Error(`docs/webrtc.md has no ${PEER_DOC_START} … ${PEER_DOC_END}`);
-  return doc.slice(0, start) + section + doc.slice(end + PEER_DOC_END.length);
+  const updated = replaceMarked(doc, PEER_DOC_START, PEER_DOC_END, section);
+  if (updated === undefined) throw new Error(`docs/webrtc.md has no ${PEER_DOC_START} … ${PEER_DOC_END}`);
+  return updated;
 }
