@@ -110,6 +110,7 @@ export function createPeerConnection(
   const session = newSession();
   let remoteSession: string | undefined;
   let seq = 0;
+  let done = false;
 
   // Signals the server could not deliver (the peer was offline) wait for its presence to come back.
   const undelivered: PeerSignalBody[] = [];
@@ -162,7 +163,6 @@ export function createPeerConnection(
   const stateListeners = new Set<PeerStateListener>();
   const channelListeners = new Set<(channel: RTCDataChannel) => void>();
   let current: PeerState = PeerState.NEW;
-  let done = false;
 
   const onNegotiationNeeded = () => actor.send({ type: 'NEGOTIATION_NEEDED' });
   const onIceCandidate = (e: RTCPeerConnectionIceEvent) =>
