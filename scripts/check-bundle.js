@@ -5,6 +5,9 @@
  * so the lazily imported tweetnacl gets its own chunk), gzips what the page loads up front, and fails
  * above the budget. tweetnacl must not be part of that: it loads only where WebCrypto lacks Ed25519.
  *
+ * A second line measures an app that also imports `signaling-actor/webrtc` (`createPeerConnection`,
+ * `onPeerRequest`), against its own budget; the core line must not pay for it (its own entry).
+ *
  * Usage: node scripts/check-bundle.js [--budget BYTES] [--json]   (run `npm run build` first)
  */
 import { existsSync } from 'node:fs';
@@ -26,6 +29,9 @@ const DIST_INDEX = join(ROOT, 'dist', 'index.js');
 // the client's URL list (cluster issue). `node scripts/check-bundle.js --budget 0` lists the largest
 // inputs.
 const DEFAULT_BUDGET = 24.5 * 1024;
+// The core plus the peer chart and its adapter: measured 27,282 B (+2,835 B over the core) when added.
+const WEBRTC_BUDGET = 28 * 1024;
+const DIST_WEBRTC = join(ROOT, 'dist', 'webrtc', 'index.js');
 
 const args = process.argv.slice(2);
 const budgetArg = args.indexOf('--budget');
@@ -37,35 +43,60 @@ if (!existsSync(DIST_INDEX)) {
   process.exit(2);
 }
 
-// The entry an app would write, as a virtual module so nothing is written into the tree.
+// The entries an app would write, as virtual modules so nothing is written into the tree.
 const ENTRY = 'app-entry';
+const WEBRTC_ENTRY = 'app-webrtc';
+const CORE = `export { createSignalingClient, Identity } from ${JSON.stringify(DIST_INDEX)};`;
+const SOURCES = {
+  [ENTRY]: CORE,
+  [WEBRTC_ENTRY]: `${CORE}\nexport { createPeerConnection, onPeerRequest } from ${JSON.stringify(DIST_WEBRTC)};`,
+};
 const entryPlugin = {
   name: 'app-entry',
   setup(b) {
-    b.onResolve({ filter: /^app-entry$/ }, () => ({ path: ENTRY, namespace: 'app' }));
-    b.onLoad({ filter: /.*/, namespace: 'app' }, () => ({
-      contents: `export { createSignalingClient, Identity } from ${JSON.stringify(DIST_INDEX)};`,
+    b.onResolve({ filter: /^app-(entry|webrtc)$/ }, (args) => ({ path: args.path, namespace: 'app' }));
+    b.onLoad({ filter: /.*/, namespace: 'app' }, (args) => ({
+      contents: SOURCES[args.path],
       resolveDir: ROOT,
       loader: 'js',
     }));
   },
 };
 
-const result = await build({
-  entryPoints: [ENTRY],
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'browser',
-  minify: true,
-  outdir: join(ROOT, '.bundle-check'), // only names the chunks; nothing is written
-  write: false,
-  metafile: true,
-  logLevel: 'silent',
-  tsconfigRaw: {}, // as a consumer: whatever the tree's tsconfig says, the built package resolves by its package.json
-  plugins: [entryPlugin],
-});
+// Each app is bundled on its own (one build with both entries would split the core differently).
+const bundleApp = (name) =>
+  build({
+    entryPoints: [name],
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outdir: join(ROOT, '.bundle-check'), // only names the chunks; nothing is written
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    tsconfigRaw: {}, // as a consumer: whatever the tree's tsconfig says, the built package resolves by its package.json
+    plugins: [entryPlugin],
+  });
 
+/** What the page loads before any code runs: the entry chunk and the chunks it imports statically. */
+function initialLoad(result) {
+  const outputs = result.metafile.outputs;
+  const gzipped = new Map(result.outputFiles.map((f) => [relative(ROOT, f.path), f.contents]));
+  const entry = Object.keys(outputs).find((p) => outputs[p].entryPoint !== undefined && p.endsWith('.js'));
+  const initial = new Set();
+  const visit = (path) => {
+    if (initial.has(path)) return;
+    initial.add(path);
+    for (const i of outputs[path].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  const gzip = [...initial].reduce((sum, p) => sum + gzipSync(gzipped.get(p), { level: 9 }).length, 0);
+  return { entry, initial, gzip };
+}
+
+const result = await bundleApp(ENTRY);
 const outputs = result.metafile.outputs;
 const files = new Map(result.outputFiles.map((f) => [relative(ROOT, f.path), f.contents]));
 const gz = (path) => gzipSync(files.get(path), { level: 9 }).length;
@@ -73,15 +104,12 @@ const raw = (path) => files.get(path).length;
 const hasNacl = (path) =>
   Object.keys(outputs[path].inputs).some((i) => i.includes('node_modules/tweetnacl/'));
 
-const entry = Object.keys(outputs).find((p) => outputs[p].entryPoint !== undefined && p.endsWith('.js'));
-// What the page loads before any code runs: the entry chunk and the chunks it imports statically.
-const initial = new Set();
-const visit = (path) => {
-  if (initial.has(path)) return;
-  initial.add(path);
-  for (const i of outputs[path].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
-};
-visit(entry);
+const { entry, initial } = initialLoad(result);
+const webrtcResult = await bundleApp(WEBRTC_ENTRY);
+const { initial: webrtcInitial, gzip: webrtcGzip } = initialLoad(webrtcResult);
+const webrtcHasNacl = [...webrtcInitial].some((p) =>
+  Object.keys(webrtcResult.metafile.outputs[p].inputs).some((i) => i.includes('node_modules/tweetnacl/')),
+);
 const naclChunks = Object.keys(outputs).filter((p) => p.endsWith('.js') && hasNacl(p));
 
 const initialGzip = [...initial].reduce((sum, p) => sum + gz(p), 0);
@@ -90,6 +118,7 @@ const report = {
   entry: { file: basename(entry), bytes: raw(entry), gzip: gz(entry) },
   initial: { files: [...initial].map((p) => basename(p)), gzip: initialGzip },
   tweetnacl: naclChunks.map((p) => ({ file: basename(p), bytes: raw(p), gzip: gz(p) })),
+  webrtc: { budget: WEBRTC_BUDGET, gzip: webrtcGzip },
 };
 
 const failures = [];
@@ -97,6 +126,11 @@ if (initialGzip > budget)
   failures.push(`initial load is ${initialGzip} B gzipped, over the ${budget} B budget`);
 for (const p of initial)
   if (hasNacl(p)) failures.push(`tweetnacl is in ${basename(p)}, which loads up front`);
+if (webrtcHasNacl) failures.push('tweetnacl loads up front with signaling-actor/webrtc');
+if (webrtcGzip > WEBRTC_BUDGET)
+  failures.push(
+    `with signaling-actor/webrtc the initial load is ${webrtcGzip} B gzipped, over ${WEBRTC_BUDGET} B`,
+  );
 if (naclChunks.length === 0) failures.push('no tweetnacl chunk: it should be split off as a lazy chunk');
 
 if (asJson) {
@@ -108,6 +142,9 @@ if (asJson) {
   );
   console.log(
     `bundle: loaded up front (${report.initial.files.join(' + ')}) ${initialGzip} B gzip (${kB(initialGzip)}), budget ${budget} B (${kB(budget)})`,
+  );
+  console.log(
+    `bundle: with signaling-actor/webrtc ${webrtcGzip} B gzip (${kB(webrtcGzip)}, +${webrtcGzip - initialGzip} B), budget ${WEBRTC_BUDGET} B (${kB(WEBRTC_BUDGET)})`,
   );
   for (const c of report.tweetnacl) {
     console.log(

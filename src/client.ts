@@ -120,8 +120,11 @@ const STATES = Object.values(ConnectionState);
  * application frames past the chart.
  */
 export class SignalingClient {
+  // `declare`: assigned in the constructor only, so no class-field declarations are emitted (bundle bytes).
   /** The XState actor, e.g. for `@xstate/react`'s `useSelector`. */
-  readonly actor: SignalingActor;
+  declare readonly actor: SignalingActor;
+  /** This client's Ed25519 public key (base64url), its identity's. */
+  declare readonly publicKey: string;
   readonly #dispatcher: Dispatcher;
   readonly #listeners = new Set<StateChangeListener>();
   readonly #globalEvents: EventTargetLike | undefined;
@@ -146,6 +149,7 @@ export class SignalingClient {
           ? () => urls[next++ % urls.length] as string
           : undefined;
     const url = nextUrl ? '' : (urls[0] as string);
+    this.publicKey = options.identity.publicKey;
     this.#dispatcher = new Dispatcher({ queue: options.queue, clock: options.clock, now: options.now });
     // The services go in as input, not through machine.provide(): every client shares one machine.
     this.actor = createActor(signalingMachine, {

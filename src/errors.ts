@@ -49,10 +49,11 @@ export type ErrorCode =
 /** The one error class of this package: a stable {@link ErrorCode} plus, for protocol errors, a close code. */
 export class SignalingError extends Error {
   override readonly name = 'SignalingError';
+  // `declare`: set in the constructor; no class-field declarations are emitted (bundle bytes).
   /** Stable machine-readable reason; branch on this, not on `message`. */
-  readonly code: ErrorCode;
+  declare readonly code: ErrorCode;
   /** The WebSocket close code the protocol assigns to this error, where it has one. */
-  readonly closeCode: number | undefined;
+  declare readonly closeCode: number | undefined;
 
   /** `options.cause` is passed on as the standard `Error` cause. */
   constructor(code: ErrorCode, message: string, options: { closeCode?: number; cause?: unknown } = {}) {

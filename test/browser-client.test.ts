@@ -1,39 +1,20 @@
-import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import type { ConnectionState } from '../src/machines/signaling.types.js';
 import type { SignalIn } from '../src/protocol/messages.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import type { PageApi, Transition } from './browser/client.page.js';
-import { launchChromium, type PageServer, servePage } from './helpers/browser.js';
-import { bundleAgainstDist } from './helpers/dist.js';
+import { chromiumSuite, pageApi as pageApiOf, type Remote, untilValue } from './helpers/page-api.js';
 
 /**
  * The built package in Debian's Chromium against the reference server on loopback, with a Node peer:
  * WebCrypto identity, relay both ways, a server restart, and the browser's offline/online events.
  */
 
-type Api = {
-  [K in keyof PageApi]: (...args: Parameters<PageApi[K]>) => Promise<Awaited<ReturnType<PageApi[K]>>>;
-};
-
-/** Calls `window.api` in the page; arguments and results cross as JSON. */
-function pageApi(tab: Page): Api {
-  return new Proxy({} as Api, {
-    get:
-      (_target, method: string) =>
-      (...args: unknown[]) =>
-        tab.evaluate(
-          ([m, a]) =>
-            (window as unknown as { api: Record<string, (...x: unknown[]) => unknown> }).api[m as string]?.(
-              ...(a as unknown[]),
-            ),
-          [method, args] as const,
-        ),
-  });
-}
+type Api = Remote<PageApi>;
+const pageApi = (tab: Page) => pageApiOf<PageApi>(tab);
 
 function steps(transitions: Transition[]): string[] {
   return transitions.map((t) => `${t.from}->${t.to}`);
@@ -55,36 +36,9 @@ function reach(c: SignalingClient, state: ConnectionState, timeout = 10_000): Pr
   });
 }
 
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeout = 10_000): Promise<T> {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > end) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('the built client in Chromium', () => {
-  let browser: Browser;
-  let page: PageServer;
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(async () => {
-    const script = await bundleAgainstDist(
-      fileURLToPath(new URL('./browser/client.page.ts', import.meta.url)),
-    );
-    page = await servePage(script);
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await page?.close();
-  });
+  const suite = chromiumSuite(new URL('./browser/client.page.ts', import.meta.url));
+  const { cleanups } = suite;
 
   async function server(identity?: Identity, port = 0): Promise<SignalingServer> {
     const s = await createSignalingServer({ identity: identity ?? (await Identity.generate()), port });
@@ -93,10 +47,10 @@ describe('the built client in Chromium', () => {
   }
 
   async function tab(): Promise<{ api: Api; context: BrowserContext }> {
-    const context = await browser.newContext();
+    const context = await suite.browser().newContext();
     cleanups.push(() => context.close());
     const t = await context.newPage();
-    await t.goto(page.url);
+    await t.goto(suite.url());
     await t.waitForFunction('window.ready === true');
     return { api: pageApi(t), context };
   }
@@ -130,7 +84,7 @@ describe('the built client in Chromium', () => {
 
     // Browser → Node: resolves on the server's ack; the Node peer sees the browser's key as `from`.
     expect(await api.send(node.identity.publicKey, 'b1', { sdp: 'offer from chromium' })).toBe('ack');
-    await until(
+    await untilValue(
       async () => received.length,
       (n) => n > 0,
     );
@@ -140,7 +94,7 @@ describe('the built client in Chromium', () => {
 
     // Node → browser.
     await node.client.send({ type: 'signal', to: me.publicKey, id: 'n1', data: { sdp: 'answer from node' } });
-    const inbox = await until(
+    const inbox = await untilValue(
       () => api.inbox(),
       (m) => m.length > 0,
     );
@@ -178,7 +132,7 @@ describe('the built client in Chromium', () => {
 
     const node = await nodePeer(second.url);
     await node.client.send({ type: 'signal', to: me.publicKey, id: 'after-restart', data: 42 });
-    const inbox = await until(
+    const inbox = await untilValue(
       () => api.inbox(),
       (m) => m.length > 0,
     );
@@ -205,7 +159,7 @@ describe('the built client in Chromium', () => {
     });
     // The server sees the socket go (the client closed it with 1001 rather than waiting for a heartbeat).
     expect(
-      (await until(
+      (await untilValue(
         async () => s.stats().connections,
         (n) => n === 0,
       )) as number,

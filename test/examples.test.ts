@@ -11,7 +11,9 @@ import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import type { SignalIn } from '../src/protocol/messages.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
+import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
 import { launchChromium, servePage } from './helpers/browser.js';
+import { startCoturn } from './helpers/coturn.js';
 import { ensureDist, ROOT } from './helpers/dist.js';
 
 /** Each example in `examples/` runs as a user would run it, against the built package. */
@@ -113,24 +115,8 @@ describe('examples/node/peers.js', () => {
 
 describe('examples/browser', () => {
   it('the plain page connects, shows its key, and signals both ways with a Node peer', async () => {
-    // The page's vendor bundle, built by the very command its comment gives a user.
-    const html = readFileSync(join(ROOT, 'examples/browser/index.html'), 'utf8');
-    const command = /^\s*(npx esbuild .+)$/m.exec(html)?.[1] ?? '';
-    expect(command).toContain('--outdir=examples/browser/vendor');
-    const vendorDir = join(ROOT, 'examples/browser/vendor');
-    rmSync(vendorDir, { recursive: true, force: true });
-    execSync(`${command} --metafile=${join(vendorDir, 'meta.json')} --log-level=warning`, { cwd: ROOT });
-    const metafile = JSON.parse(readFileSync(join(vendorDir, 'meta.json'), 'utf8')) as Metafile;
-    expect(builtFromDist(metafile)).toBe(true);
-    const files = new Map<string, string | Uint8Array>([
-      ['/index.html', html],
-      ['/main.js', readFileSync(join(ROOT, 'examples/browser/main.js'), 'utf8')],
-    ]);
-    for (const name of readdirSync(vendorDir)) {
-      if (name.endsWith('.js')) files.set(`/vendor/${name}`, readFileSync(join(vendorDir, name)));
-    }
-    expect(files.has('/vendor/signaling-actor.js')).toBe(true);
-    const site = await serveFiles(files);
+    // The page's vendor bundle, built exactly as its comment tells a user to.
+    const site = await serveExample('browser', { 'signaling-actor': 'signaling-actor' });
     const s = await server();
 
     const { tab, errors } = await openTab(`${site}?server=${encodeURIComponent(s.url)}`);
@@ -155,6 +141,66 @@ describe('examples/browser', () => {
     await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
     expect(await tab.textContent('#key')).toBe(key);
     expect(errors).toEqual([]);
+  });
+});
+
+describe('examples/browser-chat', () => {
+  it('two tabs chat over a WebRTC data channel (ICE through a local coturn), then one hangs up', async () => {
+    // Both entries bundled as the page's comment tells a user to: one shared chunk, from dist/.
+    const site = await serveExample('browser-chat', {
+      'signaling-actor': 'signaling-actor',
+      'signaling-actor-webrtc': 'signaling-actor/webrtc',
+    });
+    const coturn = await startCoturn();
+    cleanups.push(() => coturn.stop());
+    // The server hands each client coturn credentials: the pages never list the public STUN hosts.
+    const s = await createSignalingServer({
+      identity: await Identity.generate(),
+      iceServers: (key) =>
+        iceServersForClient(
+          { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
+          key,
+        ),
+    });
+    cleanups.push(() => s.close({ timeout: 200 }));
+
+    const page = `${site}?server=${encodeURIComponent(s.url)}`;
+    const a = await openTab(page);
+    const b = await openTab(page);
+    for (const { tab } of [a, b]) {
+      await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
+    }
+    const bKey = (await b.tab.textContent('#key')) ?? '';
+    await a.tab.fill('#peer', bKey);
+    await a.tab.click('#call button[type=submit]');
+    for (const { tab } of [a, b]) {
+      await tab.waitForFunction(() => document.getElementById('peer-state')?.textContent === 'connected');
+      await tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('channel open'));
+      const urls = (await tab.evaluate(() =>
+        (window as unknown as { peer: { pc: RTCPeerConnection } }).peer.pc
+          .getConfiguration()
+          .iceServers?.flatMap((x) => x.urls),
+      )) as string[];
+      expect(urls).toContain(coturn.turnUrl);
+      for (const stun of DEFAULT_STUN_SERVERS) expect(urls).not.toContain(stun.urls);
+    }
+    expect(await b.tab.inputValue('#peer')).toBe((await a.tab.textContent('#key')) ?? '');
+
+    await a.tab.fill('#text', 'hello from a');
+    await a.tab.click('#say button[type=submit]');
+    await b.tab.waitForFunction(() =>
+      document.getElementById('log')?.textContent?.includes('them: hello from a'),
+    );
+    await b.tab.fill('#text', 'hi back');
+    await b.tab.click('#say button[type=submit]');
+    await a.tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('them: hi back'));
+
+    await a.tab.click('#hang-up');
+    await b.tab.waitForFunction(() =>
+      document.getElementById('log')?.textContent?.includes('peer closed (remote)'),
+    );
+    expect(await a.tab.textContent('#peer-state')).toBe('closed');
+    expect([...a.errors, ...b.errors]).toEqual([]);
   });
 });
 
@@ -230,6 +276,31 @@ describe('examples/react (Vite + @xstate/react)', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 });
+
+/**
+ * Serves `examples/<name>/` (index.html, main.js) with its `vendor/` bundle built by the very command
+ * the page's comment gives a user (`npx esbuild …`, run in the package's folder), which must resolve
+ * the package as a consumer does (package exports → dist) and write every `entries` file.
+ */
+async function serveExample(name: string, entries: Record<string, string>): Promise<string> {
+  const html = readFileSync(join(ROOT, `examples/${name}/index.html`), 'utf8');
+  const command = /^\s*(npx esbuild .+)$/m.exec(html)?.[1] ?? '';
+  const vendorDir = join(ROOT, `examples/${name}/vendor`);
+  expect(command).toContain(`--outdir=examples/${name}/vendor`);
+  rmSync(vendorDir, { recursive: true, force: true });
+  execSync(`${command} --metafile=${join(vendorDir, 'meta.json')} --log-level=warning`, { cwd: ROOT });
+  const metafile = JSON.parse(readFileSync(join(vendorDir, 'meta.json'), 'utf8')) as Metafile;
+  expect(builtFromDist(metafile)).toBe(true);
+  const files = new Map<string, string | Uint8Array>([
+    ['/index.html', html],
+    ['/main.js', readFileSync(join(ROOT, `examples/${name}/main.js`), 'utf8')],
+  ]);
+  for (const file of readdirSync(vendorDir)) {
+    if (file.endsWith('.js')) files.set(`/vendor/${file}`, readFileSync(join(vendorDir, file)));
+  }
+  for (const entry of Object.keys(entries)) expect(files.has(`/vendor/${entry}.js`)).toBe(true);
+  return serveFiles(files);
+}
 
 /** The bundle took the package from `dist/` (as a consumer gets it), nothing from `src/`. */
 function builtFromDist(metafile: Metafile): boolean {

@@ -105,6 +105,16 @@ describe('the published package', () => {
     }
   });
 
+  it('nothing reachable from dist/webrtc/index.js imports a Node builtin; it bundles for browsers', async () => {
+    const { files, edges } = await importGraph(join(DIST, 'webrtc', 'index.js'));
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/webrtc/peer-connection.js', 'dist/machines/peer.machine.js']),
+    );
+    expect(files.some((f) => f.startsWith('dist/server/') || f.startsWith('dist/node/'))).toBe(false);
+    expect(builtinEdges(edges)).toEqual([]);
+    expect(await bundleFor('browser', `export * from 'signaling-actor/webrtc';`)).toEqual([]);
+  });
+
   it('the same walk finds the builtins of the Node-only entries (the check can fail)', async () => {
     const server = builtinEdges((await importGraph(join(DIST, 'server', 'index.js'))).edges);
     expect(server.map((e) => e.specifier)).toContain('node:http');

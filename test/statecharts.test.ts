@@ -2,13 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { fromPromise, setup } from 'xstate';
 import { toMermaid } from '../src/machines/mermaid.js';
+import { peerMachine } from '../src/machines/peer.machine.js';
 import { signalingMachine } from '../src/machines/signaling.machine.js';
 import {
   currentReadmeSection,
   machineJson,
   parseStateSentences,
+  peerDocSection,
   readmeSection,
   statePaths,
+  withPeerDocSection,
   withReadmeSection,
 } from '../src/machines/statechart-docs.js';
 
@@ -26,6 +29,23 @@ describe('committed statecharts match the machine', () => {
   it('statecharts/connection.json', async () => {
     expect(await read('statecharts/connection.json'), `statecharts/connection.json ${STALE}`).toBe(
       machineJson(signalingMachine),
+    );
+  });
+
+  it('statecharts/peer.mmd', async () => {
+    expect(await read('statecharts/peer.mmd'), `statecharts/peer.mmd ${STALE}`).toBe(toMermaid(peerMachine));
+  });
+
+  it('statecharts/peer.json', async () => {
+    expect(await read('statecharts/peer.json'), `statecharts/peer.json ${STALE}`).toBe(
+      machineJson(peerMachine),
+    );
+  });
+
+  it('the peer chart in docs/webrtc.md', async () => {
+    const doc = await read('docs/webrtc.md');
+    expect(doc, `docs/webrtc.md's peer chart ${STALE}`).toBe(
+      withPeerDocSection(doc, peerDocSection(toMermaid(peerMachine))),
     );
   });
 

@@ -53,7 +53,8 @@ function readKey<T>(read: () => T): T {
 /** An Ed25519 key pair whose secret stays inside its signer closure. */
 export class Identity implements Signer {
   /** The public key, base64url without padding (43 characters). */
-  readonly publicKey: string;
+  // `declare`: set in the constructor; no class-field declaration is emitted (bundle bytes).
+  declare readonly publicKey: string;
 
   private constructor(handle: KeyHandle) {
     handles.set(this, handle);

@@ -30,13 +30,15 @@ export function ensureDist(): void {
 }
 
 /**
- * Page entries import `src/index.js` for their types (so they type-check before anything is built);
- * this plugin bundles them against `dist/index.js` instead, as an app's bundler would see the package.
+ * Page entries import `src/index.js` (and `src/webrtc/index.js`) for their types (so they type-check
+ * before anything is built); this plugin bundles them against `dist/` instead, as an app's bundler
+ * would see the package.
  */
 const useDist: Plugin = {
   name: 'use-dist',
   setup(b) {
     b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: DIST_INDEX }));
+    b.onResolve({ filter: /\/src\/webrtc\/index\.js$/ }, () => ({ path: join(DIST, 'webrtc', 'index.js') }));
   },
 };
 

@@ -1,5 +1,8 @@
 import {
   type AnyActorScope,
+  type AnyEventObject as AnyEvent,
+  type AnyMachineSnapshot as AnySnapshot,
+  type AnyStateMachine,
   type AnyStateNode,
   type AnyTransitionDefinition,
   createEmptyActor,
@@ -85,7 +88,7 @@ export function challengeFrom(key: string): AuthChallenge {
 export const CLOSE_CODES = [1006, 4002, 4029, 1008, 4001, 4009] as const;
 
 /** Which service each invoke id runs (`xstate.done.actor.<id>` names the id, generated when unnamed). */
-export function invokeSources(machine: SignalingMachine): Map<string, string> {
+export function invokeSources(machine: AnyStateMachine): Map<string, string> {
   const map = new Map<string, string>();
   const walk = (node: AnyStateNode) => {
     for (const invoke of node.invoke) map.set(invoke.id, String(invoke.src));
@@ -182,7 +185,7 @@ export function transitionKey(t: AnyTransitionDefinition): string {
 }
 
 /** Every transition and every state node (root excluded) of the machine. */
-export function machineUniverse(machine: SignalingMachine): { states: string[]; transitions: string[] } {
+export function machineUniverse(machine: AnyStateMachine): { states: string[]; transitions: string[] } {
   const states: string[] = [];
   const transitions: string[] = [];
   const walk = (node: AnyStateNode) => {
@@ -199,7 +202,7 @@ export function machineUniverse(machine: SignalingMachine): { states: string[]; 
  * The transitions the machine takes for `event` in `snapshot`, computed on the pure machine (no actor,
  * nothing runs) by listening to the `@xstate.microstep` inspection events of one `transition()` call.
  */
-function transitionsTaken(machine: SignalingMachine, snapshot: Snapshot, event: SignalingEvent): string[] {
+function transitionsTaken(machine: AnyStateMachine, snapshot: AnySnapshot, event: AnyEvent): string[] {
   const taken: string[] = [];
   const scope = pureScope((inspection) => {
     if (inspection.type === '@xstate.microstep') {
@@ -299,37 +302,53 @@ export interface Plan {
  * targetless ones (AUTH.ERROR, PONG while connected) and self-loops that no shortest path contains.
  */
 export function planPaths(machine: SignalingMachine, keys: Keys): Plan {
-  const input = modelInput(keys);
-  const events = modelEvents(machine, keys);
-  const options = { input, events, serializeState: serializeModelState };
-  const model = new TestModel(machine, options);
+  const options = {
+    input: modelInput(keys),
+    events: modelEvents(machine, keys),
+    serializeState: serializeModelState,
+  };
+  return planModelPaths(machine, options) as Plan;
+}
+
+/** What {@link planModelPaths} traverses with: the machine's input, its events per state, its state key. */
+export interface ModelOptions<S, E> {
+  input: unknown;
+  events: (snapshot: S) => E[];
+  serializeState: (snapshot: S) => string;
+}
+
+/** {@link planPaths} for any machine. */
+export function planModelPaths<S extends AnySnapshot, E extends AnyEvent>(
+  machine: AnyStateMachine,
+  options: ModelOptions<S, E>,
+): { paths: TestPath<S, E>[]; states: number; edges: number; shortest: number; extended: number } {
+  const { serializeState } = options;
+  const model = new TestModel(machine, options as never) as unknown as TestModel<S, E, unknown>;
   const shortest = model.getShortestPaths();
 
   // Steps start with `xstate.init` on the initial state; each later step is an event and the state after it.
-  const initial = shortest[0]?.steps[0]?.state as Snapshot;
+  const initial = shortest[0]?.steps[0]?.state as S;
   const covered = new Set<string>();
-  const cover = (path: StatePath<Snapshot, SignalingEvent>) => {
+  const cover = (path: StatePath<S, E>) => {
     for (let i = 1; i < path.steps.length; i++) {
-      const { state } = path.steps[i - 1] as { state: Snapshot };
-      for (const key of transitionsTaken(
-        machine,
-        state,
-        (path.steps[i] as { event: SignalingEvent }).event,
-      )) {
+      const { state } = path.steps[i - 1] as { state: S };
+      for (const key of transitionsTaken(machine, state, (path.steps[i] as { event: E }).event)) {
         covered.add(key);
       }
     }
   };
   for (const path of shortest) cover(path);
 
-  const toState = new Map<string, StatePath<Snapshot, SignalingEvent>>();
-  for (const path of getShortestPaths(machine, options)) toState.set(serializeModelState(path.state), path);
+  const toState = new Map<string, StatePath<S, E>>();
+  for (const path of getShortestPaths(machine, options as never) as unknown as StatePath<S, E>[]) {
+    toState.set(serializeState(path.state), path);
+  }
 
   const adjacency = model.getAdjacencyMap() as Record<
     string,
-    { state: Snapshot; transitions: Record<string, { event: SignalingEvent; state: Snapshot }> }
+    { state: S; transitions: Record<string, { event: E; state: S }> }
   >;
-  const extended: ModelPath[] = [];
+  const extended: TestPath<S, E>[] = [];
   let edges = 0;
   for (const [key, { state, transitions }] of Object.entries(adjacency)) {
     for (const { event } of Object.values(transitions)) {

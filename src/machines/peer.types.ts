@@ -1,0 +1,133 @@
+/** Types, states and default timings of the peer chart (`peer.machine.ts`). */
+
+/** What `peer.state` and `onStateChange` report: one tag of the peer chart. */
+export const PeerState = {
+  /** Created; nothing negotiated yet. */
+  NEW: 'new',
+  /** Offer/answer or the first ICE checks under way. */
+  NEGOTIATING: 'negotiating',
+  /** ICE and DTLS are up: data flows peer to peer. */
+  CONNECTED: 'connected',
+  /** The connection was up and is interrupted, or an ICE restart is under way. */
+  DISCONNECTED: 'disconnected',
+  /** ICE failed and the restart did not bring it back. Only `close()` is left. */
+  FAILED: 'failed',
+  /** Closed by either side (a `bye`), or replaced by a new connection from the peer. */
+  CLOSED: 'closed',
+} as const;
+/** One of {@link PeerState}'s values. */
+export type PeerState = (typeof PeerState)[keyof typeof PeerState];
+
+/** Why a peer connection closed. */
+export type PeerCloseReason = 'local' | 'remote' | 'replaced';
+
+/** A session description as it travels in a signal (`RTCSessionDescriptionInit`). */
+export interface Description {
+  /** `offer` or `answer` here; the chart never sends the other kinds. */
+  type: RTCSdpType;
+  /** The SDP text. */
+  sdp?: string;
+}
+
+/**
+ * The part of `RTCPeerConnection` the chart's services use. A real `RTCPeerConnection` is one; model
+ * tests pass a fake of exactly this, so the chart is tested and the browser stood in for.
+ */
+export interface PeerConnectionLike {
+  /** The description last set locally (W3C: after `setLocalDescription()` resolves). */
+  readonly localDescription: Description | null;
+  /** Creates and sets the fitting offer or answer (the implicit form, perfect negotiation's need). */
+  setLocalDescription(description?: Description): Promise<void>;
+  /** Sets the peer's description; an offer in `have-local-offer` rolls the local offer back. */
+  setRemoteDescription(description: Description): Promise<void>;
+  /** Adds a candidate the peer trickled; chained after the remote description by the browser. */
+  addIceCandidate(candidate?: RTCIceCandidateInit): Promise<void>;
+  /** Asks for new ICE credentials: fires `negotiationneeded` with an ICE-restart offer. */
+  restartIce(): void;
+  /** Ends the connection for good. */
+  close(): void;
+}
+
+/** What the chart asks its owner to relay to the peer: one description, candidate or bye. */
+export type PeerSignalBody =
+  | { description: Description; generation: number }
+  | { candidate: RTCIceCandidateInit | null }
+  | { bye: true };
+
+/** Ms and counts of the ICE restart policy. */
+export interface RestartOptions {
+  /** Ms before an ICE restart after the first (the first starts at once). Default 1000. */
+  initialDelay?: number;
+  /** Ceiling of the doubling delay between restarts, ms. Default 30 000. */
+  maxDelay?: number;
+  /** Ms a restart may take before the connection counts as failed. Default 30 000. */
+  timeout?: number;
+}
+
+/** {@link RestartOptions} with every value filled in. */
+export interface ResolvedRestart {
+  initialDelay: number;
+  maxDelay: number;
+  timeout: number;
+}
+
+/** The ICE restart policy used when none is given. */
+export const DEFAULT_RESTART: ResolvedRestart = {
+  initialDelay: 1000,
+  maxDelay: 30_000,
+  timeout: 30_000,
+};
+
+/** What the chart is started with. */
+export interface PeerInput {
+  /** The connection the chart drives. */
+  pc: PeerConnectionLike;
+  /** Relays one body to the peer (the adapter wraps it in a `signal`). */
+  send: (body: PeerSignalBody) => void;
+  /** The polite side yields when both offer at once (W3C perfect negotiation). */
+  polite: boolean;
+  restart?: RestartOptions;
+}
+
+/** The chart's context: no secret, nothing that cannot be shown in an inspector. */
+export interface PeerContext {
+  /** The connection the chart drives. */
+  pc: PeerConnectionLike;
+  /** Relays one body to the peer. */
+  send: (body: PeerSignalBody) => void;
+  polite: boolean;
+  restart: ResolvedRestart;
+  /** Local descriptions sent so far: each one's generation, so the peer can drop older ones. */
+  generation: number;
+  /** Generation of the latest remote description taken; an older one is stale. */
+  remoteGeneration: number;
+  /** ICE restarts made so far (the delay before the next grows with it). */
+  restarts: number;
+  /** Why it closed, once closed. */
+  reason: PeerCloseReason | undefined;
+  /** The last failed negotiation step's message (the chart returns to `stable` and waits). */
+  error: string | undefined;
+}
+
+/** The events the chart takes; the adapter turns `RTCPeerConnection` events and signals into these. */
+export type PeerEvent =
+  /** The browser's `negotiationneeded`. */
+  | { type: 'NEGOTIATION_NEEDED' }
+  /** A local ICE candidate to trickle (`null`: gathering finished). */
+  | { type: 'LOCAL.CANDIDATE'; candidate: RTCIceCandidateInit | null }
+  /** `connectionState` became `connected`. */
+  | { type: 'ICE.CONNECTED' }
+  /** `connectionState` became `disconnected`. */
+  | { type: 'ICE.DISCONNECTED' }
+  /** `connectionState` became `failed`. */
+  | { type: 'ICE.FAILED' }
+  /** The peer's offer or answer. */
+  | { type: 'SIGNAL.DESCRIPTION'; description: Description; generation: number }
+  /** The peer's ICE candidate. */
+  | { type: 'SIGNAL.CANDIDATE'; candidate: RTCIceCandidateInit | null }
+  /** The peer closed. */
+  | { type: 'SIGNAL.BYE' }
+  /** The peer started a new connection (a new session): this one is over. */
+  | { type: 'REMOTE.REPLACED' }
+  /** `close()`: says bye to the peer and closes. */
+  | { type: 'CLOSE' };

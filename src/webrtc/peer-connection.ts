@@ -1,0 +1,233 @@
+import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import type { SignalingClient } from '../client.js';
+import { SignalingError } from '../errors.js';
+import { peerMachine } from '../machines/peer.machine.js';
+import {
+  type PeerCloseReason,
+  type PeerEvent,
+  type PeerSignalBody,
+  PeerState,
+  type RestartOptions,
+} from '../machines/peer.types.js';
+import { encodeBase64url } from '../protocol/base64url.js';
+import type { Presence } from '../protocol/messages.js';
+import type { TimerClock } from '../services/dispatcher.js';
+import { DEFAULT_STUN_SERVERS } from '../stun/constants.js';
+import { MAX_UNDELIVERED } from './constants.js';
+import { type PeerRoute, registryOf } from './registry.js';
+import type { PeerSignal } from './signal.js';
+import { encodePeerSignal } from './signal.js';
+
+/** The running peer chart (`peer.actor`). */
+export type PeerActor = Actor<typeof peerMachine>;
+
+/** Told each change of `peer.state`. */
+export type PeerStateListener = (state: PeerState, previous: PeerState) => void;
+
+/** What `createPeerConnection` takes; only `peer` is required. */
+export interface PeerConnectionOptions {
+  /** The other side's Ed25519 public key (base64url); it calls `createPeerConnection` with this client's. */
+  peer: string;
+  /**
+   * The `RTCPeerConnection` configuration. Default: `{ iceServers: client.iceServers }` (what the
+   * server sent in `auth.ok`), else `DEFAULT_STUN_SERVERS` (what `getIceServers()` returns unconfigured).
+   */
+  rtcConfig?: RTCConfiguration;
+  /** ICE restart delays and timeout. */
+  restart?: RestartOptions;
+  /** An `RTCPeerConnection` class to use instead of the platform's. */
+  RTCPeerConnection?: new (
+    config?: RTCConfiguration,
+  ) => RTCPeerConnection;
+  /** XState inspection of the peer chart. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Timers for the chart (XState's `SimulatedClock` in tests). */
+  clock?: TimerClock;
+}
+
+/** A WebRTC connection to one peer, negotiated over the signaling client. */
+export interface PeerConnection {
+  /** The `RTCPeerConnection`: add tracks, read stats. Negotiation is the chart's job. */
+  readonly pc: RTCPeerConnection;
+  /** The state now. */
+  readonly state: PeerState;
+  /** Why it closed, once `closed`. */
+  readonly closeReason: PeerCloseReason | undefined;
+  /** The XState actor, for inspection or `useSelector`. */
+  readonly actor: PeerActor;
+  /** Called on every change of `state`. Returns an unsubscribe. */
+  onStateChange(listener: PeerStateListener): () => void;
+  /** Creates a data channel; the negotiation it needs runs by itself. */
+  createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel;
+  /** Called with each data channel the peer creates. Returns an unsubscribe. */
+  onDataChannel(listener: (channel: RTCDataChannel) => void): () => void;
+  /** Closes the connection and tells the peer (a `bye` signal). Safe to call more than once. */
+  close(): void;
+}
+
+const STATES: readonly PeerState[] = [
+  PeerState.CLOSED,
+  PeerState.FAILED,
+  PeerState.CONNECTED,
+  PeerState.DISCONNECTED,
+  PeerState.NEGOTIATING,
+  PeerState.NEW,
+];
+
+const CONNECTION_EVENTS: Partial<Record<RTCPeerConnectionState, PeerEvent['type']>> = {
+  connected: 'ICE.CONNECTED',
+  disconnected: 'ICE.DISCONNECTED',
+  failed: 'ICE.FAILED',
+};
+
+function newSession(): string {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  return encodeBase64url(bytes);
+}
+
+/**
+ * Opens a WebRTC connection to `options.peer` whose negotiation runs as the peer statechart over
+ * `client`'s `signal` messages. Both sides call it with each other's key; either may create data
+ * channels or add tracks at any time (perfect negotiation: the side with the smaller key is polite).
+ * Signals the peer sent before this call were held and are replayed now.
+ */
+export function createPeerConnection(
+  client: SignalingClient,
+  options: PeerConnectionOptions,
+): PeerConnection {
+  const { peer } = options;
+  if (typeof peer !== 'string' || peer === client.publicKey) {
+    throw new SignalingError('invalid-option', 'peer must be the public key of another client');
+  }
+  const registry = registryOf(client);
+  const Ctor = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+  if (typeof Ctor !== 'function') {
+    throw new SignalingError('invalid-option', 'no RTCPeerConnection here: pass options.RTCPeerConnection');
+  }
+  const rtcConfig = options.rtcConfig ?? { iceServers: client.iceServers ?? [...DEFAULT_STUN_SERVERS] };
+  const pc = new Ctor(rtcConfig);
+  const session = newSession();
+  let remoteSession: string | undefined;
+  let seq = 0;
+  let done = false;
+
+  // Signals the server could not deliver (the peer was offline) wait for its presence to come back.
+  const undelivered: PeerSignalBody[] = [];
+  let watching: (() => void) | undefined;
+  const relay = (body: PeerSignalBody) => {
+    const data = encodePeerSignal(session, remoteSession, body);
+    client.send({ type: 'signal', to: peer, id: `${session}.${seq++}`, data }).catch((error: unknown) => {
+      if ((error as SignalingError).code !== 'peer-offline' || 'bye' in body || done) return;
+      if (undelivered.push(body) > MAX_UNDELIVERED) undelivered.shift();
+      watchPresence();
+    });
+  };
+  const watchPresence = () => {
+    if (watching) return;
+    const off = client.on('presence', (p: Presence) => {
+      if (p.key !== peer || !p.online) return;
+      for (const body of undelivered.splice(0)) relay(body);
+    });
+    client.send({ type: 'presence.subscribe', keys: [peer] }).catch(() => {});
+    watching = () => {
+      off();
+      client.send({ type: 'presence.unsubscribe', keys: [peer] }).catch(() => {});
+    };
+  };
+
+  const actor = createActor(peerMachine, {
+    input: { pc, send: relay, polite: client.publicKey < peer, restart: options.restart },
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+
+  const route: PeerRoute = {
+    deliver(signal: PeerSignal) {
+      if (signal.to !== undefined && signal.to !== session) return; // for an earlier connection of ours
+      if (remoteSession === undefined) remoteSession = signal.session;
+      else if (signal.session !== remoteSession) {
+        // The peer made a new connection: this one is over, and the new one waits to be accepted.
+        if ('bye' in signal.body) return;
+        actor.send({ type: 'REMOTE.REPLACED' });
+        registry.hold(peer, signal);
+        return;
+      }
+      const { body } = signal;
+      if ('bye' in body) actor.send({ type: 'SIGNAL.BYE' });
+      else if ('candidate' in body) actor.send({ type: 'SIGNAL.CANDIDATE', candidate: body.candidate });
+      else actor.send({ type: 'SIGNAL.DESCRIPTION', ...body });
+    },
+  };
+
+  const stateListeners = new Set<PeerStateListener>();
+  const channelListeners = new Set<(channel: RTCDataChannel) => void>();
+  let current: PeerState = PeerState.NEW;
+
+  const onNegotiationNeeded = () => actor.send({ type: 'NEGOTIATION_NEEDED' });
+  const onIceCandidate = (e: RTCPeerConnectionIceEvent) =>
+    actor.send({ type: 'LOCAL.CANDIDATE', candidate: e.candidate ? e.candidate.toJSON() : null });
+  const onConnectionState = () => {
+    const type = CONNECTION_EVENTS[pc.connectionState];
+    if (type) actor.send({ type } as PeerEvent);
+  };
+  const onDataChannelEvent = (e: RTCDataChannelEvent) => {
+    for (const listener of [...channelListeners]) listener(e.channel);
+  };
+  pc.addEventListener('negotiationneeded', onNegotiationNeeded);
+  pc.addEventListener('icecandidate', onIceCandidate);
+  pc.addEventListener('connectionstatechange', onConnectionState);
+  pc.addEventListener('datachannel', onDataChannelEvent);
+
+  const finish = () => {
+    done = true;
+    pc.removeEventListener('negotiationneeded', onNegotiationNeeded);
+    pc.removeEventListener('icecandidate', onIceCandidate);
+    pc.removeEventListener('connectionstatechange', onConnectionState);
+    pc.removeEventListener('datachannel', onDataChannelEvent);
+    watching?.();
+    registry.detach(peer, route, remoteSession);
+  };
+
+  actor.subscribe((snapshot) => {
+    const state = STATES.find((s) => snapshot.hasTag(s)) ?? PeerState.NEW;
+    if (snapshot.status === 'done' && !done) finish();
+    if (state === current) return;
+    const previous = current;
+    current = state;
+    for (const listener of [...stateListeners]) {
+      try {
+        listener(state, previous);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  });
+
+  const held = registry.attach(peer, route);
+  actor.start();
+  for (const signal of held) route.deliver(signal);
+
+  return {
+    pc,
+    actor,
+    get state() {
+      return current;
+    },
+    get closeReason() {
+      return actor.getSnapshot().context.reason;
+    },
+    onStateChange(listener) {
+      stateListeners.add(listener);
+      return () => stateListeners.delete(listener);
+    },
+    createDataChannel: (label, init) => pc.createDataChannel(label, init),
+    onDataChannel(listener) {
+      channelListeners.add(listener);
+      return () => channelListeners.delete(listener);
+    },
+    close: () => actor.send({ type: 'CLOSE' }),
+  };
+}

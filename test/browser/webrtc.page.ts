@@ -1,0 +1,179 @@
+/**
+ * Runs in Chromium, bundled from the BUILT package (`dist/index.js`, `dist/webrtc/index.js`): the test
+ * imports the sources here only for their types. One tab is one peer; `window.api` is what the Node
+ * side drives, and every method returns plain data, so Playwright can carry it back.
+ */
+import { createSignalingClient, Identity, type SignalingClient } from '../../src/index.js';
+import { createPeerConnection, onPeerRequest, type PeerConnection } from '../../src/webrtc/index.js';
+
+export interface PeerOptions {
+  /** Force TURN: `iceTransportPolicy: 'relay'` over the server's ICE servers. */
+  relay?: boolean;
+}
+
+export interface SelectedPair {
+  local: string;
+  remote: string;
+}
+
+export interface PageApi {
+  start(url: string): Promise<string>;
+  reach(state: string, timeout: number): Promise<string>;
+  /** Opens the peer connection to `peer` now. */
+  open(peer: string, options?: PeerOptions): void;
+  /** Opens the connection to the first peer that asks (`onPeerRequest`), `delay` ms after it asked. */
+  acceptNext(options?: PeerOptions, delay?: number): void;
+  /** The keys that asked, in order. */
+  requests(): string[];
+  /** Creates a data channel at `at` (performance.timeOrigin + now, ms; default at once). */
+  createChannel(label: string, at?: number): void;
+  /** Resolves when the channels `labels` (local or remote) are open; rejects after `timeout`. */
+  channelsOpen(labels: string[], timeout: number): Promise<string[]>;
+  send(label: string, text: string): void;
+  received(label: string): string[];
+  peerState(): string | undefined;
+  peerStates(): string[];
+  /** The negotiation region's states, in order. */
+  negotiation(): string[];
+  waitPeerState(state: string, timeout: number): Promise<string>;
+  closeReason(): string | undefined;
+  iceServerUrls(): string[];
+  iceTransportPolicy(): string | undefined;
+  selectedPair(): Promise<SelectedPair | undefined>;
+  closePeer(): void;
+}
+
+let client: SignalingClient | undefined;
+let peer: PeerConnection | undefined;
+const states: string[] = [];
+const negotiation: string[] = [];
+/** The channels by label: the one this side created, else the peer's. */
+const channels = new Map<string, RTCDataChannel[]>();
+const inbox = new Map<string, string[]>();
+const requests: string[] = [];
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} first`);
+  return value;
+}
+
+function track(channel: RTCDataChannel): void {
+  const list = channels.get(channel.label) ?? [];
+  list.push(channel);
+  channels.set(channel.label, list);
+  channel.addEventListener('message', (e) => {
+    const got = inbox.get(channel.label) ?? [];
+    got.push(String(e.data));
+    inbox.set(channel.label, got);
+  });
+}
+
+function openTo(key: string, options: PeerOptions = {}): void {
+  const c = need(client, 'start()');
+  const rtcConfig: RTCConfiguration | undefined = options.relay
+    ? { iceServers: c.iceServers, iceTransportPolicy: 'relay' }
+    : undefined;
+  peer = createPeerConnection(c, { peer: key, ...(rtcConfig ? { rtcConfig } : {}) });
+  states.push(peer.state);
+  peer.onStateChange((s) => states.push(s));
+  peer.onDataChannel(track);
+  peer.actor.subscribe((s) => {
+    const value = (s.value as { open?: { negotiation: string } }).open?.negotiation;
+    if (value && negotiation.at(-1) !== value) negotiation.push(value);
+  });
+}
+
+function waitFor<T>(check: () => T | undefined, timeout: number, what: () => string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const end = performance.now() + timeout;
+    const poll = () => {
+      const value = check();
+      if (value !== undefined) return resolve(value);
+      if (performance.now() > end) return reject(new Error(`timed out: ${what()}`));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+const api: PageApi = {
+  async start(url) {
+    const identity = await Identity.generate();
+    client = createSignalingClient({
+      url,
+      identity,
+      backoff: { initialDelay: 100, maxDelay: 500 },
+    });
+    client.connect();
+    return identity.publicKey;
+  },
+  reach(state, timeout) {
+    const c = need(client, 'start()');
+    return waitFor(
+      () => (c.state === state ? state : undefined),
+      timeout,
+      () => `client ${c.state}, wanted ${state}`,
+    );
+  },
+  open: (key, options) => openTo(key, options),
+  acceptNext(options, delay = 0) {
+    const off = onPeerRequest(need(client, 'start()'), (key) => {
+      requests.push(key);
+      off();
+      setTimeout(() => openTo(key, options), delay);
+    });
+  },
+  requests: () => requests,
+  createChannel(label, at) {
+    const create = () => track(need(peer, 'open()').createDataChannel(label));
+    if (at === undefined) create();
+    else setTimeout(create, Math.max(0, at - (performance.timeOrigin + performance.now())));
+  },
+  channelsOpen(labels, timeout) {
+    const open = () =>
+      labels.every((l) => channels.get(l)?.some((ch) => ch.readyState === 'open')) ? labels : undefined;
+    return waitFor(
+      open,
+      timeout,
+      () => `channels ${JSON.stringify([...channels.keys()])}, peer ${peer?.state}`,
+    );
+  },
+  send(label, text) {
+    const ch = channels.get(label)?.find((c) => c.readyState === 'open');
+    need(ch, `an open channel ${label}`).send(text);
+  },
+  received: (label) => inbox.get(label) ?? [],
+  peerState: () => peer?.state,
+  peerStates: () => states,
+  negotiation: () => negotiation,
+  waitPeerState(state, timeout) {
+    return waitFor(
+      () => (peer?.state === state ? state : undefined),
+      timeout,
+      () => `peer ${peer?.state}, wanted ${state}`,
+    );
+  },
+  closeReason: () => peer?.closeReason,
+  iceServerUrls: () =>
+    (peer?.pc.getConfiguration().iceServers ?? []).flatMap((s) =>
+      Array.isArray(s.urls) ? s.urls : [s.urls],
+    ),
+  iceTransportPolicy: () => peer?.pc.getConfiguration().iceTransportPolicy,
+  async selectedPair() {
+    const stats = await need(peer, 'open()').pc.getStats();
+    let pairId: string | undefined;
+    stats.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    const pair = pairId ? stats.get(pairId) : undefined;
+    if (!pair) return undefined;
+    return {
+      local: stats.get(pair.localCandidateId)?.candidateType,
+      remote: stats.get(pair.remoteCandidateId)?.candidateType,
+    };
+  },
+  closePeer: () => need(peer, 'open()').close(),
+};
+
+(window as unknown as { api: PageApi }).api = api;
+(window as unknown as { ready: boolean }).ready = true;
