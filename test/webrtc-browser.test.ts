@@ -114,12 +114,20 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     expect(await a.api.peerStates()).toEqual(['new', 'negotiating', 'connected']);
   });
 
-  it('glare: both sides create a channel at the same moment; the polite side yields and both channels open', async () => {
-    const s = await server();
-    const [a, b] = await pair(s.url);
-    // Both tabs share the browser's clock: schedule both offers for the same instant.
-    const at = Date.now() + 300;
-    await Promise.all([a.api.createChannel('from-a', at), b.api.createChannel('from-b', at)]);
+  it('glare: both sides offer at once (queued while signaling is away); the polite side yields and both channels open', async () => {
+    // Glare made certain, not left to timing (a loaded machine delivers one offer before the other
+    // side makes its own): with the signaling server away, both sides make their offer, which waits in
+    // each client's send queue; when the server is back, each offer meets the other's.
+    const identity = await Identity.generate();
+    const first = await server(identity);
+    const [a, b] = await pair(first.url);
+    await first.close({ timeout: 200 });
+    await a.api.reach('reconnecting', 10_000);
+    await b.api.reach('reconnecting', 10_000);
+    await Promise.all([a.api.createChannel('from-a'), b.api.createChannel('from-b')]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect([await a.api.peerState(), await b.api.peerState()]).toEqual(['negotiating', 'negotiating']);
+    await server(identity, first.port);
     await a.api.channelsOpen(['from-a', 'from-b'], 20_000);
     await b.api.channelsOpen(['from-a', 'from-b'], 20_000);
     await exchange(a.api, b.api, 'from-a');
