@@ -59,6 +59,17 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   }
 
   /** Two tabs, each with a peer connection open to the other. */
+  /** Two peers whose signaling server then stops: both reconnecting; `restart()` brings it back. */
+  async function pairWithSignalingAway() {
+    const identity = await Identity.generate();
+    const first = await server(identity);
+    const [a, b] = await pair(first.url);
+    await first.close({ timeout: 200 });
+    await a.api.reach('reconnecting', 10_000);
+    await b.api.reach('reconnecting', 10_000);
+    return { a, b, restart: () => server(identity, first.port) };
+  }
+
   async function pair(
     url: string,
   ): Promise<[Awaited<ReturnType<typeof tab>>, Awaited<ReturnType<typeof tab>>]> {
@@ -118,16 +129,11 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     // Glare made certain, not left to timing (a loaded machine delivers one offer before the other
     // side makes its own): with the signaling server away, both sides make their offer, which waits in
     // each client's send queue; when the server is back, each offer meets the other's.
-    const identity = await Identity.generate();
-    const first = await server(identity);
-    const [a, b] = await pair(first.url);
-    await first.close({ timeout: 200 });
-    await a.api.reach('reconnecting', 10_000);
-    await b.api.reach('reconnecting', 10_000);
+    const { a, b, restart } = await pairWithSignalingAway();
     await Promise.all([a.api.createChannel('from-a'), b.api.createChannel('from-b')]);
     await new Promise((r) => setTimeout(r, 200));
     expect([await a.api.peerState(), await b.api.peerState()]).toEqual(['negotiating', 'negotiating']);
-    await server(identity, first.port);
+    await restart();
     await a.api.channelsOpen(['from-a', 'from-b'], 20_000);
     await b.api.channelsOpen(['from-a', 'from-b'], 20_000);
     await exchange(a.api, b.api, 'from-a');
@@ -176,16 +182,11 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   });
 
   it('a negotiation started while the signaling server restarts completes after the reconnect', async () => {
-    const identity = await Identity.generate();
-    const first = await server(identity);
-    const [a, b] = await pair(first.url);
-    await first.close({ timeout: 200 });
-    await a.api.reach('reconnecting', 10_000);
-    await b.api.reach('reconnecting', 10_000);
+    const { a, b, restart } = await pairWithSignalingAway();
     await a.api.createChannel('chat'); // the offer waits in a's send queue
     await new Promise((r) => setTimeout(r, 200));
     expect(await a.api.peerState()).toBe('negotiating');
-    await server(identity, first.port);
+    await restart();
     await a.api.reach('connected', 15_000);
     await b.api.reach('connected', 15_000);
     await b.api.channelsOpen(['chat'], 30_000);
