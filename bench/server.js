@@ -39,13 +39,7 @@ async function child(mode) {
   let stats = () => ({});
   let url;
   if (mode === 'bare') {
-    const wss = new WebSocketServer({
-      host: '127.0.0.1',
-      port: 0,
-      perMessageDeflate: false,
-      maxPayload: 65536,
-    });
-    await new Promise((resolve) => wss.once('listening', resolve));
+    const wss = await listeningServer();
     const challenge = JSON.stringify({
       type: 'auth.challenge',
       v: 1,
@@ -72,13 +66,7 @@ async function child(mode) {
     close = () => new Promise((resolve) => wss.close(resolve));
   } else if (mode === 'floor') {
     const { transcript } = await import('../dist/index.js');
-    const wss = new WebSocketServer({
-      host: '127.0.0.1',
-      port: 0,
-      perMessageDeflate: false,
-      maxPayload: 65536,
-    });
-    await new Promise((resolve) => wss.once('listening', resolve));
+    const wss = await listeningServer();
     url = `ws://127.0.0.1:${wss.address().port}/`;
     // The server holds its key as a JWK ({x, d}); a KeyObject is made per call, as for the client's key.
     const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
@@ -147,6 +135,18 @@ async function child(mode) {
     }
   });
   process.send({ url });
+}
+
+/** A bare `ws` server on a free loopback port, as the bare and floor modes use it. */
+async function listeningServer() {
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    perMessageDeflate: false,
+    maxPayload: 65536,
+  });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  return wss;
 }
 
 async function startChild(mode) {
