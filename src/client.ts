@@ -81,7 +81,7 @@ export interface StateChangeDetails {
   closeCode: number | undefined;
   /**
    * Why the last attempt's socket failed, when the platform says: `ECONNREFUSED`, `ENOTFOUND`,
-   * `http-404`, `tls`, `socket-construct`, … (browsers: `connect-failed`). Transport failures are
+   * `http-404`, `tls`, `socket-construct`, … (unset in browsers, which do not tell). Transport failures are
    * reported here, not through `on('error')`, which carries the server's `error` frames.
    */
   error: ConnectionError | undefined;
@@ -140,7 +140,9 @@ export class SignalingClient {
       typeof given === 'function' ? [] : Array.isArray(given) ? given.map(String) : [String(given)];
     // Checked now (`invalid-origin`) rather than on an attempt; a function's URLs when it is called.
     for (const u of urls) normalizeOrigin(u);
-    if (typeof given !== 'function' && urls.length === 0) normalizeOrigin('');
+    if (urls.length === 0 && typeof given !== 'function') {
+      throw new SignalingError('invalid-origin', '`url` is an empty list');
+    }
     let next = 0;
     const nextUrl =
       typeof given === 'function'

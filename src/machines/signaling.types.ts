@@ -35,7 +35,7 @@ export type FailureReason =
  * Why the last attempt's socket failed, as far as the platform says (serializable, never secret).
  * `code`: the system error (`ECONNREFUSED`, `ENOTFOUND`, …), `http-NNN` for an upgrade answered with
  * another HTTP status, `tls` for a failed TLS handshake, `socket-construct` for a socket that could not
- * be made; browsers hide the cause from pages and report only `connect-failed`.
+ * be made. Browsers hide the cause from pages: there it stays unset (`closeCode` 1006 while connecting).
  */
 export interface ConnectionError {
   code: string;

@@ -15,7 +15,7 @@ import type { SessionRegistry, Sessions } from './sessions.js';
  * - `epochs` (hash): node id → a random id per join, so a node that missed a `sync` re-reads the hash.
  * - `fail:ADDRESS` (counter, expires with the window): failed handshakes of an address, all nodes.
  * - channel `events`: `add` / `del` of a session, `sync` (re-read my hash), `down` (a node is gone).
- * - channel `to:ID`: what one node asks another: `deliver` a frame, and the `result`.
+ * - channel `to:ID`: what one node asks another: `deliver` a frame, and (when asked) the `result`.
  * A node that stops renewing its lease is reaped by the first survivor to see it expired: its hash
  * deleted, `down` announced, and every node tells its own watchers that its keys went offline.
  */
@@ -286,7 +286,7 @@ export class ClusterSessions implements Sessions {
         let ok = false;
         const targets = this.local.sessionsOf(message.k);
         if (targets) for (const target of [...targets]) if (target.send(message.frame)) ok = true;
-        this.publish(`to:${message.from}`, { t: 'result', r: message.r, ok });
+        if (message.r) this.publish(`to:${message.from}`, { t: 'result', r: message.r, ok });
         return;
       }
       case 'result': {
@@ -403,11 +403,17 @@ export class ClusterSessions implements Sessions {
     return this.local.keys;
   }
 
-  deliverElsewhere(key: string, frame: string): Promise<boolean> | undefined {
+  deliverElsewhere(key: string, frame: string, answer: boolean): Promise<boolean> | undefined {
     const sessions = this.remoteByKey.get(key);
     if (!sessions || !this.redis?.isReady) return undefined;
     const nodes = new Set<string>();
     for (const session of sessions.values()) nodes.add(session.node);
+    if (!answer) {
+      // Delivered here already: the other nodes' sessions get it too, and nobody waits for their word.
+      for (const node of nodes)
+        this.publish(`to:${node}`, { t: 'deliver', r: '', from: this.nodeId, k: key, frame });
+      return undefined;
+    }
     const request = randomUUID();
     return new Promise((resolve) => {
       // A node that never answers (dead, its lease not yet over) counts as one that did not deliver.

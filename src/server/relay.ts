@@ -34,8 +34,8 @@ export function relaySignal(
       // A copy: a send that overflows closes that session, which removes it from the live set.
       if (targets) for (const target of [...targets]) if (target.send(frame)) outcome = 'delivered';
       // Other nodes' sessions of the key get it too; the ack waits for them only when none here took it.
-      const remote = elsewhere?.call(sessions, message.to, frame);
-      if (remote && outcome !== 'delivered') {
+      const remote = elsewhere?.call(sessions, message.to, frame, outcome !== 'delivered');
+      if (remote) {
         return remote.then((delivered) =>
           answer(sender, message.id, delivered ? 'delivered' : 'peer-offline'),
         );

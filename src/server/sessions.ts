@@ -18,11 +18,11 @@ export interface Sessions {
   /** Distinct keys online on this node. */
   readonly keys: number;
   /**
-   * Hands `frame` to `key`'s sessions on other nodes (cluster only). Resolves `true` once one of them
-   * wrote it to a socket, `false` when none did; `undefined` when no other node has `key` (or the
-   * cluster cannot be reached).
+   * Hands `frame` to `key`'s sessions on other nodes (cluster only). With `answer`, resolves `true`
+   * once one of them wrote it to a socket, `false` when none did; without, asks for no answer and
+   * returns `undefined`. `undefined` too when no other node has `key` (or the cluster cannot be reached).
    */
-  deliverElsewhere?(key: string, frame: string): Promise<boolean> | undefined;
+  deliverElsewhere?(key: string, frame: string, answer: boolean): Promise<boolean> | undefined;
 }
 
 /**
