@@ -387,7 +387,7 @@ export class ClusterSessions implements Sessions {
     }
   }
 
-  sessionsOf(key: string): ReadonlySet<Peer> | undefined {
+  sessionsOf(key: string): readonly Peer[] | undefined {
     return this.local.sessionsOf(key);
   }
 

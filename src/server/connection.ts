@@ -55,19 +55,24 @@ const CLOSE_FOR: Record<AuthErrorCode, number> = {
   'rate-limited': CloseCode.RATE_LIMITED,
 };
 
-let nextId = 0;
+let nextSerial = 0;
+
+/** Where a socket's listeners (shared by every socket, see below) find their connection. */
+const OWNER = Symbol('connection');
+type OwnedSocket = WebSocket & { [OWNER]: Connection };
+const SPENT_NONCE = new Uint8Array(0);
 
 /** One socket: its handshake, then its session (heartbeat, relay, presence) until it closes. */
 export class Connection implements Peer {
-  /** A short id for logs. */
-  readonly id = `c${++nextId}`;
+  private readonly serial = ++nextSerial;
   publicKey = '';
   sessionId = '';
-  readonly subscriptions = new Set<string>();
+  subscriptions: Set<string> | undefined;
   /** When the last frame of any kind arrived (ms since the epoch); the heartbeat sweep reads it. */
   lastSeen: number;
   private state: State = 'challenged';
-  private readonly nonce = pooledRandomBytes(NONCE_BYTES);
+  /** The challenge's nonce; {@link SPENT_NONCE} once the handshake is over, so a session does not hold it. */
+  private nonce: Uint8Array = pooledRandomBytes(NONCE_BYTES);
   private readonly openedAt = Date.now();
 
   constructor(
@@ -79,14 +84,19 @@ export class Connection implements Peer {
     readonly address: string,
   ) {
     this.lastSeen = this.openedAt;
-    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    ws.on('ping', this.touch);
-    ws.on('pong', this.touch);
-    // ws reports protocol-level failures (bad UTF-8, a frame over maxPayload) here and closes itself.
-    ws.on('error', (error) =>
-      this.ctx.log.debug({ connection: this.id, err: error.message }, 'socket error'),
-    );
-    ws.on('close', (code) => this.onClose(code));
+    // One set of listener functions for every socket, finding the connection through the socket,
+    // instead of closures per socket: an idle session's heap is what a node's peer count is made of.
+    (ws as OwnedSocket)[OWNER] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('ping', onSocketPing);
+    ws.on('pong', onSocketPing);
+    ws.on('error', onSocketError);
+    ws.on('close', onSocketClose);
+  }
+
+  /** A short id for logs. */
+  get id(): string {
+    return `c${this.serial}`;
   }
 
   get authenticated(): boolean {
@@ -151,22 +161,24 @@ export class Connection implements Peer {
     this.ws.terminate();
   }
 
-  private touch = (): void => {
-    this.lastSeen = Date.now();
-  };
-
   private leave(): void {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     this.request = undefined;
+    this.nonce = SPENT_NONCE;
     if (wasOpen) {
       this.ctx.sessions.remove(this);
       this.ctx.presence.removePeer(this);
     }
   }
 
-  private onClose(code: number): void {
+  /** ws reports protocol-level failures (bad UTF-8, a frame over maxPayload) here and closes itself. */
+  onSocketError(error: Error): void {
+    this.ctx.log.debug({ connection: this.id, err: error.message }, 'socket error');
+  }
+
+  onClose(code: number): void {
     this.leave();
     if (this.ctx.log.debugEnabled) {
       this.ctx.log.debug(
@@ -177,7 +189,7 @@ export class Connection implements Peer {
     this.ctx.onClosed(this);
   }
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  onFrame(data: Buffer, isBinary: boolean): void {
     this.lastSeen = Date.now();
     switch (this.state) {
       case 'open':
@@ -266,6 +278,7 @@ export class Connection implements Peer {
   private accept(response: AuthResponse, signature: string, iceServers: IceServer[] | undefined): void {
     this.state = 'open';
     this.request = undefined;
+    this.nonce = SPENT_NONCE;
     this.publicKey = response.publicKey;
     this.sessionId = encodeBase64url(pooledRandomBytes(16));
     this.ws.send(
@@ -425,6 +438,20 @@ export class Connection implements Peer {
     const withId = typeof id === 'string' && id.length >= 1 && id.length <= MAX_ID_LENGTH;
     this.send(JSON.stringify(withId ? { type: 'error', code, id } : { type: 'error', code }));
   }
+}
+
+// The listeners every socket shares (`this` is the socket).
+function onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  (this as OwnedSocket)[OWNER].onFrame(data, isBinary);
+}
+function onSocketPing(this: WebSocket): void {
+  (this as OwnedSocket)[OWNER].lastSeen = Date.now();
+}
+function onSocketError(this: WebSocket, error: Error): void {
+  (this as OwnedSocket)[OWNER].onSocketError(error);
+}
+function onSocketClose(this: WebSocket, code: number): void {
+  (this as OwnedSocket)[OWNER].onClose(code);
 }
 
 function parseObject(text: string): (Record<string, unknown> & { type: string }) | undefined {

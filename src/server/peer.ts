@@ -4,8 +4,8 @@ export interface Peer {
   readonly publicKey: string;
   /** Unique per authenticated socket. */
   readonly sessionId: string;
-  /** Keys this socket watches for presence. */
-  readonly subscriptions: Set<string>;
+  /** Keys this socket watches for presence; made by its first subscribe (most sessions never do). */
+  subscriptions: Set<string> | undefined;
   /**
    * Queues a text frame. `false` when it was not queued: the socket is closing, or the frame would
    * push its send buffer past the limit (the socket is then closed with 1013).

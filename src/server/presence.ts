@@ -15,12 +15,14 @@ export class PresenceHub {
    * would watch more than 1024 keys.
    */
   subscribe(peer: Peer, keys: readonly string[]): boolean {
+    const watched = peer.subscriptions ?? new Set<string>();
     let added = 0;
-    for (const key of new Set(keys)) if (!peer.subscriptions.has(key)) added++;
-    if (peer.subscriptions.size + added > MAX_PRESENCE_KEYS) return false;
+    for (const key of new Set(keys)) if (!watched.has(key)) added++;
+    if (watched.size + added > MAX_PRESENCE_KEYS) return false;
+    peer.subscriptions = watched;
     for (const key of keys) {
-      if (!peer.subscriptions.has(key)) {
-        peer.subscriptions.add(key);
+      if (!watched.has(key)) {
+        watched.add(key);
         let set = this.watchers.get(key);
         if (!set) {
           set = new Set();
@@ -35,7 +37,7 @@ export class PresenceHub {
 
   unsubscribe(peer: Peer, keys: readonly string[]): void {
     for (const key of keys) {
-      if (!peer.subscriptions.delete(key)) continue;
+      if (!peer.subscriptions?.delete(key)) continue;
       const set = this.watchers.get(key);
       set?.delete(peer);
       if (set?.size === 0) this.watchers.delete(key);
@@ -44,7 +46,7 @@ export class PresenceHub {
 
   /** Forgets everything `peer` watches (it is closing). */
   removePeer(peer: Peer): void {
-    this.unsubscribe(peer, [...peer.subscriptions]);
+    if (peer.subscriptions) this.unsubscribe(peer, [...peer.subscriptions]);
   }
 
   /** Tells every watcher of `key` that it went online or offline. */

@@ -9,8 +9,8 @@ export interface Sessions {
   add(peer: Peer, maxPerKey: number): Peer[];
   /** Unregisters `peer`; a no-op when it was not registered. */
   remove(peer: Peer): void;
-  /** This node's live sessions of `key` (do not modify). */
-  sessionsOf(key: string): ReadonlySet<Peer> | undefined;
+  /** This node's live sessions of `key`, oldest first (live: copy it before sending, a send may close one). */
+  sessionsOf(key: string): readonly Peer[] | undefined;
   /** Whether `key` has a session anywhere (in a cluster: on any node). */
   isOnline(key: string): boolean;
   /** This node's authenticated sessions. */
@@ -27,10 +27,12 @@ export interface Sessions {
 
 /**
  * Public key → its live sessions, oldest first. A key is online while it has at least one; the
- * `onChange` callback hears each flip so presence can tell the watchers.
+ * `onChange` callback hears each flip so presence can tell the watchers. Arrays, not Sets: most keys
+ * have one session, and a one-element array is a third of an empty Set's heap (issue 14: memory per
+ * idle session); at most `maxSessionsPerKey` (16 by default) makes the linear remove cheap.
  */
 export class SessionRegistry implements Sessions {
-  private readonly byKey = new Map<string, Set<Peer>>();
+  private readonly byKey = new Map<string, Peer[]>();
   private count = 0;
 
   constructor(private readonly onChange: (key: string, online: boolean) => void) {}
@@ -40,36 +42,31 @@ export class SessionRegistry implements Sessions {
    * closes as replaced.
    */
   add(peer: Peer, maxPerKey: number): Peer[] {
-    let set = this.byKey.get(peer.publicKey);
-    const first = !set;
-    if (!set) {
-      set = new Set();
-      this.byKey.set(peer.publicKey, set);
-    }
-    set.add(peer);
+    const peers = this.byKey.get(peer.publicKey);
     this.count++;
-    if (first) this.onChange(peer.publicKey, true);
-    const replaced: Peer[] = [];
-    for (const old of set) {
-      if (set.size - replaced.length <= maxPerKey) break;
-      replaced.push(old);
+    if (!peers) {
+      this.byKey.set(peer.publicKey, [peer]);
+      this.onChange(peer.publicKey, true);
+      return [];
     }
-    return replaced;
+    peers.push(peer);
+    return peers.length > maxPerKey ? peers.slice(0, peers.length - maxPerKey) : [];
   }
 
   /** Unregisters `peer`; a no-op when it was not registered. */
   remove(peer: Peer): void {
-    const set = this.byKey.get(peer.publicKey);
-    if (!set?.delete(peer)) return;
+    const peers = this.byKey.get(peer.publicKey);
+    const at = peers?.indexOf(peer) ?? -1;
+    if (!peers || at === -1) return;
+    peers.splice(at, 1);
     this.count--;
-    if (set.size === 0) {
+    if (peers.length === 0) {
       this.byKey.delete(peer.publicKey);
       this.onChange(peer.publicKey, false);
     }
   }
 
-  /** The live sessions of `key` (do not modify). */
-  sessionsOf(key: string): ReadonlySet<Peer> | undefined {
+  sessionsOf(key: string): readonly Peer[] | undefined {
     return this.byKey.get(key);
   }
 
