@@ -393,6 +393,39 @@ describe('server handshake: rate limiting of failed attempts', () => {
     expect(ok.type).toBe('auth.ok');
   });
 
+  it('does not count timing verdicts: a slow server, a late answer, a silent client', async () => {
+    let stalled = 0;
+    const server = await start({
+      authTimeout: 200,
+      rateLimit: { maxFailures: 1, windowMs: 30_000 },
+      // A directory lookup that hangs: the handshake times out on the server's side.
+      authorize: () => new Promise<boolean>(() => stalled++),
+    });
+    const slow = await open(server.url);
+    slow.client.send(
+      await createAuthResponse(slow.challenge, { identity: await Identity.generate(), origin: server.url }),
+    );
+    await expectRefusal(slow.client, 'expired', 4002);
+    expect(stalled).toBe(1);
+    // An answer sent in time but read after the deadline (this process, the server's too, was blocked
+    // past it, as a node taking a storm may be): the spec makes it `expired`.
+    const late = await open(server.url);
+    late.client.send(
+      await createAuthResponse(late.challenge, { identity: await Identity.generate(), origin: server.url }),
+    );
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    await expectRefusal(late.client, 'expired', 4002);
+    const silent = await open(server.url);
+    await expectRefusal(silent.client, 'expired', 4002);
+    // Three timing verdicts left the address its one failure: a malformed answer uses it up.
+    const broken = await open(server.url);
+    broken.client.send('not json');
+    await expectRefusal(broken.client, 'malformed', 1007);
+    const limited = await RawClient.open(server.url);
+    clients.push(limited);
+    expect(await limited.next()).toMatchObject({ type: 'auth.error', code: 'rate-limited' });
+  });
+
   it('does not count successful handshakes', async () => {
     const server = await start({ rateLimit: { maxFailures: 1, windowMs: 30_000 } });
     for (let i = 0; i < 3; i++) {

@@ -107,7 +107,7 @@ export class Connection implements Peer {
   start(): void {
     const retryAfter = this.ctx.limiter?.retryAfter(this.address) ?? 0;
     if (retryAfter > 0) {
-      this.refuse('rate-limited', 'rate limited', retryAfter);
+      this.refuse('rate-limited', 'rate limited', { retryAfter });
       return;
     }
     // Only the nonce differs between challenges; the rest is built once per server.
@@ -209,21 +209,21 @@ export class Connection implements Peer {
   private onHandshakeFrame(data: Buffer, isBinary: boolean): void {
     // ws enforces the post-auth limit (its maxPayload); the 4 KiB pre-auth limit is checked here.
     if (data.length > this.ctx.options.preAuthMaxBytes) {
-      this.refuse('malformed', 'frame too large before authentication', 0, CloseCode.TOO_BIG);
+      this.refuse('malformed', 'frame too large before authentication', { closeCode: CloseCode.TOO_BIG });
       return;
     }
     if (isBinary) {
-      this.refuse('malformed', 'binary frame', 0, CloseCode.UNSUPPORTED_DATA);
+      this.refuse('malformed', 'binary frame', { closeCode: CloseCode.UNSUPPORTED_DATA });
       return;
     }
     const value = parseObject(data.toString());
     if (value === undefined) {
-      this.refuse('malformed', 'not a JSON object with a type', 0, CloseCode.INVALID_PAYLOAD);
+      this.refuse('malformed', 'not a JSON object with a type', { closeCode: CloseCode.INVALID_PAYLOAD });
       return;
     }
     if (value.type !== 'auth.response' || this.state === 'verifying') {
       // Only one frame is allowed before auth.ok: the one auth.response.
-      this.refuse('malformed', 'expected one auth.response', 0, CloseCode.POLICY);
+      this.refuse('malformed', 'expected one auth.response', { closeCode: CloseCode.POLICY });
       return;
     }
     this.state = 'verifying';
@@ -237,7 +237,7 @@ export class Connection implements Peer {
     const { options, limiter } = this.ctx;
     // A limited address is refused before any signature work, which is the point of limiting it.
     const retryAfter = limiter?.retryAfter(this.address) ?? 0;
-    if (retryAfter > 0) return this.refuse('rate-limited', 'rate limited', retryAfter);
+    if (retryAfter > 0) return this.refuse('rate-limited', 'rate limited', { retryAfter });
 
     const result = await verifyChallenge(value, {
       nonce: this.nonce,
@@ -342,12 +342,21 @@ export class Connection implements Peer {
   }
 
   /**
-   * Ends a handshake: `auth.error` first, then the close. Every verdict but `rate-limited` itself counts
-   * against the address.
+   * Ends a handshake: `auth.error` first, then the close. What the client sent failing a check
+   * (`malformed`, `unsupported-version`, `denied`) counts against its address; `expired` does not.
+   * Timing depends on the server's load as much as on the client: on a node taking a reconnect storm,
+   * handshakes past `authTimeout` (or answers read after their nonce expired) are the node's slowness,
+   * and charging them would lock out every honest client behind one NAT address (issue 14). Nor does
+   * charging them protect anything: a late or silent socket costs no signature work, and holds no
+   * more than an idle authenticated session, which any key may open.
    */
-  private refuse(code: AuthErrorCode, reason: string, retryAfter = 0, closeCode = CLOSE_FOR[code]): void {
+  private refuse(
+    code: AuthErrorCode,
+    reason: string,
+    { retryAfter = 0, closeCode = CLOSE_FOR[code] } = {},
+  ): void {
     if (this.state === 'closed') return;
-    if (code !== 'rate-limited') this.ctx.limiter?.recordFailure(this.address);
+    if (code !== 'rate-limited' && code !== 'expired') this.ctx.limiter?.recordFailure(this.address);
     this.ctx.log.info(
       { connection: this.id, address: this.address, code, closeCode, reason },
       'handshake refused',
@@ -372,7 +381,7 @@ export class Connection implements Peer {
       return;
     }
     if (value.type === 'auth.response') {
-      this.refuse('malformed', 'second auth.response', 0, CloseCode.POLICY);
+      this.refuse('malformed', 'second auth.response', { closeCode: CloseCode.POLICY });
       return;
     }
     const parsed = validateMessage(value, 'client');
