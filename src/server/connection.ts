@@ -14,6 +14,7 @@ import type {
 } from '../protocol/messages.js';
 import { validateMessage } from '../protocol/parse.js';
 import { validateIceServer } from '../stun/validate.js';
+import type { HandshakeQueue } from './handshake-queue.js';
 import { keyPrefix, type Log } from './logger.js';
 import type { AuthContext, ResolvedOptions, SessionHandle } from './options.js';
 import type { Peer } from './peer.js';
@@ -33,6 +34,8 @@ export interface ServerContext {
   readonly sessions: Sessions;
   readonly presence: PresenceHub;
   readonly limiter: FailureRateLimiter | undefined;
+  /** Where handshakes wait for their verification (a time budget per event-loop turn). */
+  readonly handshakes: HandshakeQueue;
   readonly log: Log;
   /** Every open socket, authenticated or not, until its `close` event. */
   readonly connections: Set<Connection>;
@@ -227,13 +230,20 @@ export class Connection implements Peer {
       return;
     }
     this.state = 'verifying';
-    this.authenticate(value).catch((error: unknown) => {
-      this.ctx.log.error({ connection: this.id, err: errorMessage(error) }, 'handshake failed unexpectedly');
-      this.close(CloseCode.SERVER_ERROR, 'server error');
-    });
+    this.ctx.handshakes.run(() =>
+      this.authenticate(value).catch((error: unknown) => {
+        this.ctx.log.error(
+          { connection: this.id, err: errorMessage(error) },
+          'handshake failed unexpectedly',
+        );
+        this.close(CloseCode.SERVER_ERROR, 'server error');
+      }),
+    );
   }
 
   private async authenticate(value: Record<string, unknown>): Promise<void> {
+    // A socket that closed or timed out while queued costs no verification.
+    if (this.state !== 'verifying') return;
     const { options, limiter } = this.ctx;
     // A limited address is refused before any signature work, which is the point of limiting it.
     const retryAfter = limiter?.retryAfter(this.address) ?? 0;
