@@ -13,7 +13,8 @@
 //     often the clients, which also sign and dial);
 //   - the server's capacity, 1 s / (server CPU time per handshake): what one core of server does.
 // Each is compared with node:crypto verifies/s (a KeyObject made per call from the raw key, as a
-// server holding only the client's 32-byte key must) — the goal (issue 4) is ≥ 0.5× — and with a
+// server holding only the client's 32-byte key must) — issue 4 asked ≥ 0.5×, which the bare socket
+// alone rules out (a bare ws handshake costs two verifies; see the floor's ratio) — and with a
 // bare `ws` server doing the same exchange of frames without any crypto or checks, the ceiling any
 // Node WebSocket server has here. And with the floor (issue 14): the bare server's frames plus exactly
 // one verify of the client's signature (its key imported per call: it is new on every handshake) and
@@ -307,7 +308,7 @@ async function parent() {
     `  handshakes/s, wall clock                     ${m((r) => r.ours.wall).toFixed(0)}   ratio to verifies ${m((r) => r.ours.wall / r.verifies).toFixed(2)}×`,
   );
   console.log(
-    `  handshakes/s per server core (CPU time)      ${m(capacity).toFixed(0)}   ratio to verifies ${m((r) => capacity(r) / r.verifies).toFixed(2)}×  (goal ≥ 0.5×)`,
+    `  handshakes/s per server core (CPU time)      ${m(capacity).toFixed(0)}   ratio to verifies ${m((r) => capacity(r) / r.verifies).toFixed(2)}×  (the floor's: ${m((r) => 1e6 / r.least.cpuMicros / r.verifies).toFixed(2)}×)`,
   );
   console.log(
     `  bare ws, same frames, no crypto: wall        ${m((r) => r.ceiling.wall).toFixed(0)}/s, per core ${m((r) => 1e6 / r.ceiling.cpuMicros).toFixed(0)}/s`,

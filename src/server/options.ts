@@ -117,7 +117,11 @@ export interface ServerLimitsOptions {
   maxConnections?: number;
 }
 
-/** Rate limiting of failed handshakes (`rateLimit` of {@link SignalingServerOptions}); refused ones get `rate-limited` / 4029. */
+/**
+ * Rate limiting of failed handshakes (`rateLimit` of {@link SignalingServerOptions}); refused ones get
+ * `rate-limited` / 4029. A failure is an answer that fails a check (`malformed`, `unsupported-version`,
+ * `denied`); `expired` (too late, or no answer) is not counted: on a loaded node it is the node's delay.
+ */
 export interface RateLimitOptions {
   /** Failed handshakes an address may make per window before it is refused. Default 10. */
   maxFailures?: number;
