@@ -213,6 +213,42 @@ describe('a cluster of three nodes over Redis', () => {
     expect(await sendOnceKnown(a.client, far.key, 'r3', 1, 15_000)).toBe('ack');
     expect(await sendOnceKnown(far.client, late.key, 'r4', 1, 15_000)).toBe('ack');
   }, 45_000);
+
+  it('Redis frozen (SIGSTOP) past the lease: peer-offline across nodes meanwhile, and no node reaped once it thaws', async () => {
+    const a = await peer(nodes[0] as ServerProcess);
+    const local = await peer(nodes[0] as ServerProcess);
+    const far = await peer(nodes[2] as ServerProcess);
+    const seen: Presence[] = [];
+    a.client.on('presence', (m) => seen.push(m));
+    await a.client.send({ type: 'presence.subscribe', keys: [far.key] });
+    // `false` first when node 0 answers before far's session reached it through Redis.
+    await until(() => seen.at(-1)?.online === true);
+    expect(await sendOnceKnown(a.client, far.key, 'z0', 1)).toBe('ack');
+    const farSession = far.client.sessionId;
+    const heardBefore = seen.length;
+
+    redis.pause();
+    try {
+      expect(await outcome(a.client.send({ type: 'signal', to: local.key, id: 'z1', data: 1 }))).toBe('ack');
+      // The node waits one lease for the other nodes' word, which cannot come, then says so.
+      const asked = Date.now();
+      expect(await outcome(a.client.send({ type: 'signal', to: far.key, id: 'z2', data: 1 }))).toBe(
+        'peer-offline',
+      );
+      expect(Date.now() - asked).toBeGreaterThanOrEqual(LEASE_MS - 100);
+      // Frozen for three leases: every lease in Redis is past its end when it thaws.
+      await new Promise((r) => setTimeout(r, 3 * LEASE_MS));
+    } finally {
+      redis.resume();
+    }
+    // Thawed, the queued renewals land before any node reads the leases: nobody is reaped, so the far
+    // session is known across nodes again without reconnecting, and was never announced offline.
+    expect(await sendOnceKnown(a.client, far.key, 'z3', 1, 10_000)).toBe('ack');
+    await new Promise((r) => setTimeout(r, 2 * LEASE_MS));
+    expect(await outcome(a.client.send({ type: 'signal', to: far.key, id: 'z4', data: 1 }))).toBe('ack');
+    expect(far.client.sessionId).toBe(farSession);
+    expect(seen.slice(heardBefore)).toEqual([]);
+  }, 45_000);
 });
 
 describe('the failed-handshake limit in a cluster', () => {

@@ -169,3 +169,24 @@ describe('the published package', () => {
     );
   });
 });
+
+describe('the README, as the registry and an installed package show it', () => {
+  it('every relative link names a file the package ships', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const [packed] = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      }),
+    ) as [{ files: { path: string }[] }];
+    const shipped = new Set(packed.files.map((file) => file.path));
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    // Markdown links and images `](target)`, without a scheme (those leave the package) or an anchor.
+    const targets = [...readme.matchAll(/\]\(([^)\s#]+)[^)]*\)/g)]
+      .map((match) => match[1] as string)
+      .filter((target) => !/^[a-z][a-z+.-]*:/i.test(target));
+    expect(targets.length).toBeGreaterThan(3);
+    const missing = targets.filter((target) => !shipped.has(target.replace(/^\.\//, '')));
+    expect(missing).toEqual([]);
+  });
+});

@@ -11,6 +11,10 @@ export interface RedisProcess {
   readonly port: number;
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGSTOP: frozen, its sockets open and silent (a stalled host, a long GC-like pause). */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +74,8 @@ export async function startRedis(): Promise<RedisProcess> {
       await kill();
       child = await launch(port);
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     stop: kill,
   };
 }
