@@ -32,6 +32,7 @@ beforeAll(async () => {
         seed,
         cluster: { redis: redis.url, leaseMs: LEASE_MS },
         limits: { maxSessionsPerKey: 2 },
+        logWarnings: true,
       }),
     );
   }
@@ -196,6 +197,9 @@ describe('a cluster of three nodes over Redis', () => {
     const far = await peer(nodes[2] as ServerProcess);
     expect(await sendOnceKnown(a.client, far.key, 'r0', 1)).toBe('ack');
 
+    const outagesLogged = () =>
+      nodes.map((node) => node.warnings().filter((m) => m.startsWith('redis unreachable')).length);
+    const loggedBefore = outagesLogged();
     await redis.kill();
     expect(await outcome(a.client.send({ type: 'signal', to: local.key, id: 'r1', data: 1 }))).toBe('ack');
     await eventually(
@@ -207,6 +211,9 @@ describe('a cluster of three nodes over Redis', () => {
     // New peers still authenticate while Redis is away.
     const late = await peer(nodes[1] as ServerProcess);
     expect(late.client.state).toBe(ConnectionState.CONNECTED);
+    // Long enough for several reconnect attempts (50, 100, 200, 400 ms…): each node says it once.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(outagesLogged().map((n, i) => n - (loggedBefore[i] as number))).toEqual([1, 1, 1]);
 
     await redis.restart();
     // Within the Redis client's reconnect backoff (≤ 2 s) and a renewal (lease/3), with room for load.

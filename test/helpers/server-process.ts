@@ -27,6 +27,8 @@ export interface ServerProcessOptions {
   /** One node of a cluster over this Redis. */
   cluster?: { redis: string; leaseMs?: number; nodeId?: string };
   limits?: { maxSessionsPerKey?: number };
+  /** Warn and error records on stderr, read back with {@link ServerProcess.warnings}. */
+  logWarnings?: boolean;
 }
 
 export interface ServerProcess {
@@ -45,6 +47,8 @@ export interface ServerProcess {
   restart(): Promise<void>;
   /** Kills it for good (idempotent). */
   stop(): Promise<void>;
+  /** The `msg` of each warn and error record so far, every run of it (with `logWarnings`). */
+  warnings(): string[];
 }
 
 /** A port that was free a moment ago (listen on 0, read it, close). */
@@ -69,7 +73,10 @@ interface Ready {
   publicKey: string;
 }
 
-function launch(config: object): Promise<{ child: ChildProcess; ready: Ready }> {
+function launch(
+  config: object,
+  onStderr: (text: string) => void,
+): Promise<{ child: ChildProcess; ready: Ready }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_CHILD, JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,6 +84,7 @@ function launch(config: object): Promise<{ child: ChildProcess; ready: Ready }> 
     let stderr = '';
     child.stderr?.on('data', (d) => {
       stderr += String(d);
+      onStderr(String(d));
     });
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const onExit = (code: number | null, signal: string | null) =>
@@ -91,10 +99,13 @@ function launch(config: object): Promise<{ child: ChildProcess; ready: Ready }> 
 }
 
 /** Restarting can race the kernel releasing the port for a moment: retry EADDRINUSE briefly. */
-async function launchRetrying(config: object): Promise<{ child: ChildProcess; ready: Ready }> {
+async function launchRetrying(
+  config: object,
+  onStderr: (text: string) => void,
+): Promise<{ child: ChildProcess; ready: Ready }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await launch(config);
+      return await launch(config, onStderr);
     } catch (error) {
       if (attempt >= 20 || !String(error).includes('EADDRINUSE')) throw error;
       await new Promise((r) => setTimeout(r, 50));
@@ -107,7 +118,11 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     throw new Error(`${DIST_SERVER} is missing: run \`npm run build\` first (npm test builds it)`);
   }
   const config = { ...options, port: options.port ?? (await freePort()), seed: options.seed ?? randomSeed() };
-  let { child, ready } = await launchRetrying(config);
+  let stderr = '';
+  const onStderr = (text: string) => {
+    stderr += text;
+  };
+  let { child, ready } = await launchRetrying(config, onStderr);
   let exited: Promise<void> = new Promise((r) => child.once('exit', () => r()));
   let alive = true;
   child.once('exit', () => {
@@ -145,7 +160,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     },
     async restart() {
       await kill();
-      ({ child, ready } = await launchRetrying(config));
+      ({ child, ready } = await launchRetrying(config, onStderr));
       alive = true;
       exited = new Promise((r) => child.once('exit', () => r()));
       child.once('exit', () => {
@@ -153,5 +168,11 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       });
     },
     stop: () => kill(),
+    warnings: () =>
+      stderr
+        .split('\n')
+        .slice(0, -1) // the last piece is an unfinished line (or empty)
+        .filter((line) => line.startsWith('{'))
+        .map((line) => (JSON.parse(line) as { msg: string }).msg),
   };
 }
