@@ -35,4 +35,19 @@ describe('HandshakeQueue', () => {
     expect(doneWhenOtherWorkRan).toBeGreaterThanOrEqual(1);
     expect(doneWhenOtherWorkRan).toBeLessThanOrEqual(4);
   });
+
+  it('keeps order across thousands of turns while tasks keep arriving', async () => {
+    // A zero budget runs one task per turn: 3,000 turns, the slots already run dropped on the way.
+    const queue = new HandshakeQueue(0);
+    const ran: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      queue.run(async () => {
+        ran.push(i);
+        if (i % 2 === 0) queue.run(async () => void ran.push(2000 + i / 2));
+      });
+    }
+    await vi.waitFor(() => expect(ran).toHaveLength(3000));
+    expect(ran.slice(0, 2000)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    expect(ran.slice(2000)).toEqual(Array.from({ length: 1000 }, (_, i) => 2000 + i));
+  });
 });

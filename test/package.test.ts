@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join, relative } from 'node:path';
@@ -172,7 +173,6 @@ describe('the published package', () => {
 
 describe('the README, as the registry and an installed package show it', () => {
   it('every relative link names a file the package ships', async () => {
-    const { execFileSync } = await import('node:child_process');
     const [packed] = JSON.parse(
       execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
         cwd: ROOT,

@@ -122,13 +122,21 @@ export class Connection implements Peer {
   /**
    * Called by the server's sweep (one timer for every socket, cheaper than a timer each): refuses a
    * socket still unauthenticated `authTimeout` after it opened.
+   * - `verifying`: the client answered and the wait is the server's (its queue, a slow `authorize`),
+   *   so the address is not charged: on a node taking a storm, that would lock out every honest client
+   *   behind one NAT address (issue 14).
+   * - `challenged`: no answer, charged, so one address cannot hold the socket slots one `authTimeout`
+   *   after another. The refusal waits for this turn's I/O (`setImmediate` runs after the poll phase,
+   *   the sweep before it): an answer that arrived while the event loop was busy is read first.
    */
   checkAuthDeadline(now: number): void {
-    if (
-      (this.state === 'challenged' || this.state === 'verifying') &&
-      now - this.openedAt >= this.ctx.options.authTimeout
-    ) {
-      this.refuse('expired', 'authentication timed out');
+    if (now - this.openedAt < this.ctx.options.authTimeout) return;
+    if (this.state === 'verifying') {
+      this.refuse('expired', 'the server did not finish the handshake in time', { charged: false });
+    } else if (this.state === 'challenged') {
+      setImmediate(() => {
+        if (this.state === 'challenged') this.refuse('expired', 'authentication timed out');
+      });
     }
   }
 
@@ -176,11 +184,15 @@ export class Connection implements Peer {
     }
   }
 
-  /** ws reports protocol-level failures (bad UTF-8, a frame over maxPayload) here and closes itself. */
+  /**
+   * ws reports protocol-level failures (bad UTF-8, a frame over maxPayload) here and closes itself.
+   * @internal the socket's shared listeners call this and the two below
+   */
   onSocketError(error: Error): void {
     this.ctx.log.debug({ connection: this.id, err: error.message }, 'socket error');
   }
 
+  /** @internal */
   onClose(code: number): void {
     this.leave();
     if (this.ctx.log.debugEnabled) {
@@ -192,6 +204,7 @@ export class Connection implements Peer {
     this.ctx.onClosed(this);
   }
 
+  /** @internal */
   onFrame(data: Buffer, isBinary: boolean): void {
     this.lastSeen = Date.now();
     switch (this.state) {
@@ -249,16 +262,23 @@ export class Connection implements Peer {
     const retryAfter = limiter?.retryAfter(this.address) ?? 0;
     if (retryAfter > 0) return this.refuse('rate-limited', 'rate limited', { retryAfter });
 
+    const now = Date.now();
+    const nonceExpiresAt = this.openedAt + options.authTimeout;
     const result = await verifyChallenge(value, {
       nonce: this.nonce,
       origins: this.ctx.origins,
       serverKey: this.ctx.serverKey,
-      now: Date.now(),
-      nonceExpiresAt: this.openedAt + options.authTimeout,
+      now,
+      nonceExpiresAt,
       verifier: 'node',
     });
     if (this.state !== 'verifying') return;
-    if (!result.ok) return this.refuse(result.code, result.code);
+    if (!result.ok) {
+      // An answer read after its nonce expired was in time or not depending on this node's load (it may
+      // have waited in the queue): not charged. A clock off by more than 60 s is the client's: charged.
+      const late = result.code === 'expired' && now > nonceExpiresAt;
+      return this.refuse(result.code, result.code, { charged: !late });
+    }
 
     const context: AuthContext = {
       origin: result.origin,
@@ -352,21 +372,17 @@ export class Connection implements Peer {
   }
 
   /**
-   * Ends a handshake: `auth.error` first, then the close. What the client sent failing a check
-   * (`malformed`, `unsupported-version`, `denied`) counts against its address; `expired` does not.
-   * Timing depends on the server's load as much as on the client: on a node taking a reconnect storm,
-   * handshakes past `authTimeout` (or answers read after their nonce expired) are the node's slowness,
-   * and charging them would lock out every honest client behind one NAT address (issue 14). Nor does
-   * charging them protect anything: a late or silent socket costs no signature work, and holds no
-   * more than an idle authenticated session, which any key may open.
+   * Ends a handshake: `auth.error` first, then the close. The failure counts against the address unless
+   * it is `rate-limited` itself or `charged` is false: a wait that was the server's, not the client's
+   * (`checkAuthDeadline`, `authenticate`).
    */
   private refuse(
     code: AuthErrorCode,
     reason: string,
-    { retryAfter = 0, closeCode = CLOSE_FOR[code] } = {},
+    { retryAfter = 0, closeCode = CLOSE_FOR[code], charged = code !== 'rate-limited' } = {},
   ): void {
     if (this.state === 'closed') return;
-    if (code !== 'rate-limited' && code !== 'expired') this.ctx.limiter?.recordFailure(this.address);
+    if (charged) this.ctx.limiter?.recordFailure(this.address);
     this.ctx.log.info(
       { connection: this.id, address: this.address, code, closeCode, reason },
       'handshake refused',

@@ -19,7 +19,7 @@ export class PresenceHub {
     let added = 0;
     for (const key of new Set(keys)) if (!watched.has(key)) added++;
     if (watched.size + added > MAX_PRESENCE_KEYS) return false;
-    peer.subscriptions = watched;
+    if (added > 0) peer.subscriptions = watched;
     for (const key of keys) {
       if (!watched.has(key)) {
         watched.add(key);
@@ -42,6 +42,7 @@ export class PresenceHub {
       set?.delete(peer);
       if (set?.size === 0) this.watchers.delete(key);
     }
+    if (peer.subscriptions?.size === 0) peer.subscriptions = undefined;
   }
 
   /** Forgets everything `peer` watches (it is closing). */
