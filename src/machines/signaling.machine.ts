@@ -108,7 +108,6 @@ export const signalingMachine = setup({
       challenge: undefined,
       response: undefined,
       ok: undefined,
-      authError: undefined,
       sessionId: undefined,
     }),
     storeChallenge: assign(({ context, event }) => {
@@ -129,7 +128,8 @@ export const signalingMachine = setup({
       response: ({ event }) => (event.type === 'xstate.done.actor.signer' ? event.output : undefined),
     }),
     storeAuthError: assign(({ event }) =>
-      event.type === 'AUTH.ERROR' ? { authError: event.code, retryAfter: event.retryAfter } : {},
+      // Only `rate-limited` carries a wait the next retry must honour (protocol v1).
+      event.type === 'AUTH.ERROR' && event.code === 'rate-limited' ? { retryAfter: event.retryAfter } : {},
     ),
     storeSession: assign(({ context, event }) => {
       const verified =
@@ -226,12 +226,7 @@ export const signalingMachine = setup({
         context.config.random,
       );
       const previousDelay = delay;
-      if (
-        context.retryAfter !== undefined &&
-        (action?.kind === 'rate-limited' || context.authError === 'rate-limited')
-      ) {
-        delay = Math.max(delay, context.retryAfter);
-      }
+      if (context.retryAfter !== undefined) delay = Math.max(delay, context.retryAfter);
       return { attempt, retryIn: delay, previousDelay, retryAfter: undefined };
     }),
     clearRetry: assign({ retryIn: undefined }),
@@ -264,7 +259,6 @@ export const signalingMachine = setup({
     previousDelay: 0,
     immediateRetryUsed: false,
     retryAfter: undefined,
-    authError: undefined,
     reason: undefined,
     closeCode: undefined,
     error: undefined,

@@ -117,10 +117,8 @@ export interface SignalingContext {
   previousDelay: number;
   /** 4002's one immediate retry has been spent (until the counter resets). */
   immediateRetryUsed: boolean;
-  /** 4029's `retryAfter` from the last `auth.error`, applied to the next wait. */
+  /** The `retryAfter` of a `rate-limited` `auth.error`, applied to the next wait. */
   retryAfter: number | undefined;
-  /** The `auth.error` code of this session, if any. */
-  authError: AuthErrorCode | undefined;
   /** Why the machine is reconnecting or failed. */
   reason: ReconnectReason | FailureReason | undefined;
   /** The close code of the last socket, when the server closed it. */

@@ -250,7 +250,6 @@ export async function runPath(
       previousDelay: c.previousDelay,
       immediateRetryUsed: c.immediateRetryUsed,
       retryAfter: c.retryAfter,
-      authError: c.authError,
       reason: c.reason,
       closeCode: c.closeCode,
       heartbeat: c.heartbeat,
