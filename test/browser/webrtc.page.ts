@@ -4,11 +4,18 @@
  * side drives, and every method returns plain data, so Playwright can carry it back.
  */
 import { createSignalingClient, Identity, type SignalingClient } from '../../src/index.js';
-import { createPeerConnection, onPeerRequest, type PeerConnection } from '../../src/webrtc/index.js';
+import {
+  createPeerConnection,
+  onPeerRequest,
+  type PeerConnection,
+  type RestartOptions,
+} from '../../src/webrtc/index.js';
 
 export interface PeerOptions {
   /** Force TURN: `iceTransportPolicy: 'relay'` over the server's ICE servers. */
   relay?: boolean;
+  /** The ICE restart policy (`createPeerConnection`'s `restart`). */
+  restart?: RestartOptions;
 }
 
 export interface SelectedPair {
@@ -35,6 +42,16 @@ export interface PageApi {
   peerStates(): string[];
   /** The negotiation region's states, in order. */
   negotiation(): string[];
+  /** The ice region's states, in order. */
+  ice(): string[];
+  /** The browser's own `pc.connectionState`, each change in order. */
+  connectionStates(): string[];
+  /** ICE restarts the chart made (its context's `restarts`). */
+  restarts(): number | undefined;
+  /** Peer connections opened on this page so far. */
+  opened(): number;
+  /** Channels `label` seen on this page (created here or by the peer), open or not. */
+  channelCount(label: string): number;
   waitPeerState(state: string, timeout: number): Promise<string>;
   closeReason(): string | undefined;
   iceServerUrls(): string[];
@@ -47,6 +64,9 @@ let client: SignalingClient | undefined;
 let peer: PeerConnection | undefined;
 const states: string[] = [];
 const negotiation: string[] = [];
+const ice: string[] = [];
+const connectionStates: string[] = [];
+let opened = 0;
 /** The channels by label: the one this side created, else the peer's. */
 const channels = new Map<string, RTCDataChannel[]>();
 const inbox = new Map<string, string[]>();
@@ -73,13 +93,22 @@ function openTo(key: string, options: PeerOptions = {}): void {
   const rtcConfig: RTCConfiguration | undefined = options.relay
     ? { iceServers: c.iceServers, iceTransportPolicy: 'relay' }
     : undefined;
-  peer = createPeerConnection(c, { peer: key, ...(rtcConfig ? { rtcConfig } : {}) });
+  peer = createPeerConnection(c, {
+    peer: key,
+    ...(rtcConfig ? { rtcConfig } : {}),
+    ...(options.restart ? { restart: options.restart } : {}),
+  });
+  opened++;
+  const pc = peer.pc;
+  pc.addEventListener('connectionstatechange', () => connectionStates.push(pc.connectionState));
   states.push(peer.state);
   peer.onStateChange((s) => states.push(s));
   peer.onDataChannel(track);
   peer.actor.subscribe((s) => {
     const value = (s.value as { open?: { negotiation: string } }).open?.negotiation;
     if (value && negotiation.at(-1) !== value) negotiation.push(value);
+    const iceValue = (s.value as { open?: { ice: string } }).open?.ice;
+    if (iceValue && ice.at(-1) !== iceValue) ice.push(iceValue);
   });
 }
 
@@ -146,6 +175,11 @@ const api: PageApi = {
   peerState: () => peer?.state,
   peerStates: () => states,
   negotiation: () => negotiation,
+  ice: () => ice,
+  connectionStates: () => connectionStates,
+  restarts: () => peer?.actor.getSnapshot().context.restarts,
+  opened: () => opened,
+  channelCount: (label) => channels.get(label)?.length ?? 0,
   waitPeerState(state, timeout) {
     return waitFor(
       () => (peer?.state === state ? state : undefined),

@@ -36,10 +36,17 @@ export function assertCoturnInstalled(): void {
   if (probe.error) throw new Error(`${MISSING} (${probe.error.message})`);
 }
 
-export async function startCoturn(options: { secret?: string; realm?: string } = {}): Promise<Coturn> {
+/**
+ * `port`, `secret` and `realm` given (another coturn's, after its `stop()`): the same relay comes back,
+ * as a restarted server would — with none of the old one's allocations.
+ */
+export async function startCoturn(
+  options: { secret?: string; realm?: string; port?: number } = {},
+): Promise<Coturn> {
   assertCoturnInstalled();
   const secret = options.secret ?? randomBytes(18).toString('base64url');
   const realm = options.realm ?? 'signaling-actor.test';
+  if (options.port !== undefined) return launch(options.port, secret, realm);
   let lastError: unknown;
   // The free port can be taken between our check and coturn's bind; try a few ports.
   for (let attempt = 0; attempt < 3; attempt++) {
