@@ -94,6 +94,24 @@ describe('signalingMachine: backoff', () => {
     expect(h.actor.getSnapshot().context.retryIn).toBe(200);
   });
 
+  it('a retryAfter beyond what a timer holds waits the longest a timer holds, not ~1 ms', async () => {
+    const h = await harness({ backoff: { initialDelay: 100, jitter: 'none' } });
+    h.actor.send({ type: 'CONNECT' });
+    h.socket().report({ type: 'SOCKET.OPEN' });
+    h.socket().report({ type: 'AUTH.ERROR', code: 'rate-limited', retryAfter: 1e12 });
+    h.socket().report({ type: 'SOCKET.CLOSE', code: 4029, reason: '' });
+    expect(h.actor.getSnapshot().context.retryIn).toBe(2_147_483_647);
+  });
+
+  it('a retryAfter on any other auth.error is not a wait (only rate-limited carries one)', async () => {
+    const h = await harness({ backoff: { initialDelay: 100, jitter: 'none' } });
+    h.actor.send({ type: 'CONNECT' });
+    h.socket().report({ type: 'SOCKET.OPEN' });
+    h.socket().report({ type: 'AUTH.ERROR', code: 'expired', retryAfter: 7000 });
+    h.socket().report({ type: 'SOCKET.CLOSE', code: 1006, reason: '' });
+    expect(h.actor.getSnapshot().context.retryIn).toBe(100);
+  });
+
   it('maxRetries exceeded → failed (retries-exhausted)', async () => {
     const h = await harness({ backoff: { maxRetries: 2, initialDelay: 10 } });
     h.actor.send({ type: 'CONNECT' });

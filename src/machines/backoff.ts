@@ -52,6 +52,13 @@ export const DEFAULT_BACKOFF: Readonly<ResolvedBackoff> = Object.freeze({
   resetAfter: 5000,
 });
 
+/**
+ * The longest wait a timer holds (2³¹ − 1 ms, about 24.8 days). Node and browsers fire a longer
+ * `setTimeout` after about 1 ms, so a server's huge `retryAfter` would otherwise turn into a tight
+ * reconnect loop.
+ */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
 /** Fills defaults and checks the numbers (a NaN delay would make the client spin). */
 export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
   const resolved = withDefaults<ResolvedBackoff>(DEFAULT_BACKOFF, options);

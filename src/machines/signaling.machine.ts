@@ -7,7 +7,7 @@ import {
   DEFAULT_HEARTBEAT,
   DEFAULT_MAX_MESSAGE_BYTES,
 } from '../protocol/index.js';
-import { backoffDelay, DEFAULT_BACKOFF, resolveBackoff } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, MAX_TIMER_DELAY_MS, resolveBackoff } from './backoff.js';
 import { closeAction } from './close-codes.js';
 import { DEFAULT_AUTH_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, TIMEOUT_CLOSE_CODE } from './delays.js';
 import { setup } from './setup.js';
@@ -227,7 +227,7 @@ export const signalingMachine = setup({
       );
       const previousDelay = delay;
       if (context.retryAfter !== undefined) delay = Math.max(delay, context.retryAfter);
-      return { attempt, retryIn: delay, previousDelay, retryAfter: undefined };
+      return { attempt, retryIn: Math.min(delay, MAX_TIMER_DELAY_MS), previousDelay, retryAfter: undefined };
     }),
     clearRetry: assign({ retryIn: undefined }),
   },

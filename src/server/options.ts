@@ -119,9 +119,9 @@ export interface ServerLimitsOptions {
 
 /**
  * Rate limiting of failed handshakes (`rateLimit` of {@link SignalingServerOptions}); refused ones get
- * `rate-limited` / 4029. Not counted: the server's own delays (a handshake it did not finish in time
- * after the client answered, an answer read after its nonce expired), which on a loaded node would
- * lock out every honest client behind one address.
+ * `rate-limited` / 4029. Not counted: a handshake still unfinished `authTimeout` after the socket
+ * opened although the client had answered, and an answer read after its nonce expired (on a loaded
+ * node, the node's delay; counting it would lock out every honest client behind one address).
  */
 export interface RateLimitOptions {
   /** Failed handshakes an address may make per window before it is refused. Default 10. */
