@@ -1,10 +1,11 @@
 /**
- * Handshake verifications, started a time budget at a time. A node taking a reconnect storm reads
- * thousands of `auth.response` frames in one turn of the event loop; verified as they arrive, they hold
- * the loop for their whole sum, and every open session's frames and the server's sweep wait behind
- * them. Queued, each turn starts verifications for at most `budgetMs` (the budget times each task up to
- * its first wait: parsing and the signature check; the proof and `auth.ok` follow as microtasks in the
- * same turn) and yields (`setImmediate`), so other sockets and timers get a turn between batches.
+ * WebSocket upgrades and handshake verifications, started a time budget at a time. A node taking a
+ * reconnect storm reads thousands of upgrade requests and `auth.response` frames in one turn of the
+ * event loop; handled as they arrive, they hold the loop for their whole sum, and every open session's
+ * frames and the server's sweep wait behind them. Queued, each turn starts tasks for at most
+ * `budgetMs` (the budget times each task up to its first wait: for a handshake, parsing and the
+ * signature check; its proof and `auth.ok` follow as microtasks in the same turn) and yields
+ * (`setImmediate`), so other sockets and timers get a turn between batches.
  */
 export class HandshakeQueue {
   private tasks: (() => Promise<void>)[] = [];

@@ -16,10 +16,11 @@ import { FailureRateLimiter } from './rate-limit.js';
 import { SessionRegistry, type Sessions } from './sessions.js';
 
 /**
- * Handshake verification per event-loop turn, ms, before yielding to other sockets and timers. Small
- * enough that sessions stay responsive in a reconnect storm (measured: server event-loop delay p99
- * 86 → 34 ms in `bench/scale.js` with the default backoff), large enough that yielding costs nothing
- * measurable per handshake (`bench/server.js`).
+ * Upgrades and handshake verifications started per event-loop turn, ms, before yielding to other
+ * sockets and timers. Small enough that sessions stay responsive in a reconnect storm (server
+ * event-loop delay p99 in `bench/scale.js` with the default backoff, medians of three storms: 86 ms
+ * with neither queued, 34–81 ms with verifications queued, 44 ms with upgrades queued too), large
+ * enough that yielding costs nothing measurable per handshake (`bench/server.js`, runs alternated).
  */
 const HANDSHAKE_BUDGET_MS = 5;
 
@@ -137,6 +138,22 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       reject(socket, 503, 'Service Unavailable');
       return;
     }
+    // The upgrade waits its turn with the handshakes: in a storm the upgrades (ws's accept key, the
+    // 101, the socket's set-up, the challenge) are a good part of the work. The http server has dropped
+    // its error listener from the socket and ws adds its own only in handleUpgrade: until then this one
+    // keeps an error on the waiting socket from becoming an uncaught exception.
+    const dropOnError = () => socket.destroy();
+    socket.on('error', dropOnError);
+    ctx.handshakes.run(async () => {
+      socket.off('error', dropOnError);
+      if (closing) {
+        reject(socket, 503, 'Service Unavailable');
+        return;
+      }
+      upgrade(request, socket, head);
+    });
+  };
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Corked, the 101 response and the challenge (sent synchronously in the callback below) leave in
     // one write instead of two.
     socket.cork();
