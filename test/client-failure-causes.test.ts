@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSignalingClient, type SignalingClient, type StateChangeDetails } from '../src/client.js';
+import type { createSignalingClient, SignalingClient, StateChangeDetails } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
 import { createSignalingServer } from '../src/server/index.js';
 import { reach } from './helpers/client-watch.js';
+import { testClient } from './helpers/test-client.js';
 
 /**
  * Each way a connection can fail, with real sockets on loopback: the state change says why, as a
@@ -49,13 +50,7 @@ async function firstFailure(
   url: string,
   extra: Partial<Parameters<typeof createSignalingClient>[0]> = {},
 ): Promise<{ client: SignalingClient; state: string; details: StateChangeDetails }> {
-  const client = createSignalingClient({
-    url,
-    identity: await Identity.generate(),
-    globalEvents: false,
-    ...extra,
-  });
-  cleanups.push(() => client.disconnect());
+  const client = await testClient(cleanups, url, extra);
   const seen = new Promise<{ state: string; details: StateChangeDetails }>((resolve) => {
     client.onStateChange((state, _previous, details) => {
       if (state === ConnectionState.RECONNECTING || state === ConnectionState.FAILED)

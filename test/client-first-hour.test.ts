@@ -7,6 +7,7 @@ import { Identity } from '../src/identity/index.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
 import { createSignalingServer } from '../src/server/index.js';
 import { ensureDist } from './helpers/dist.js';
+import { testClient } from './helpers/test-client.js';
 
 /**
  * What a new user runs into: mistakes caught where they are made, a ready() to await, and every
@@ -40,16 +41,8 @@ async function server() {
   return s;
 }
 
-async function client(url: string, options: Partial<SignalingClientOptions> = {}) {
-  const c = createSignalingClient({
-    url,
-    identity: await Identity.generate(),
-    globalEvents: false,
-    ...options,
-  });
-  cleanups.push(() => c.disconnect());
-  return c;
-}
+const client = (url: string, options: Partial<SignalingClientOptions> = {}) =>
+  testClient(cleanups, url, options);
 
 describe('createSignalingClient catches mistakes at once', () => {
   const url = 'ws://127.0.0.1:9/';

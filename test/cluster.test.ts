@@ -67,6 +67,18 @@ const outcome = (p: Promise<unknown>) =>
     (e: unknown) => (isSignalingError(e) ? e.code : String(e)),
   );
 
+/**
+ * Every presence frame `watcher` hears after subscribing to `key`, once the last one says online (a first `false` comes
+ * when the watcher's node answers before the key's session reached it through Redis).
+ */
+async function watchUntilOnline(watcher: SignalingClient, key: string): Promise<Presence[]> {
+  const seen: Presence[] = [];
+  watcher.on('presence', (m) => seen.push(m));
+  await watcher.send({ type: 'presence.subscribe', keys: [key] });
+  await until(() => seen.at(-1)?.online === true);
+  return seen;
+}
+
 /** Resolves once `check()` resolves true, polling every 50 ms; rejects after `timeout` ms. */
 async function eventually(check: () => Promise<boolean>, timeout = 5000): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -148,10 +160,7 @@ describe('a cluster of three nodes over Redis', () => {
   it('a node killed -9: its peers are offline cluster-wide within the lease, announced by the survivors', async () => {
     const watcher = await peer(nodes[0] as ServerProcess);
     const victim = await peer(nodes[1] as ServerProcess);
-    const seen: Presence[] = [];
-    watcher.client.on('presence', (m) => seen.push(m));
-    await watcher.client.send({ type: 'presence.subscribe', keys: [victim.key] });
-    await until(() => seen.at(-1)?.online === true);
+    const seen = await watchUntilOnline(watcher.client, victim.key);
     // The victim must not come back on another node and confuse the count: no reconnects.
     victim.client.actor.stop();
     const killedAt = Date.now();
@@ -225,11 +234,7 @@ describe('a cluster of three nodes over Redis', () => {
     const a = await peer(nodes[0] as ServerProcess);
     const local = await peer(nodes[0] as ServerProcess);
     const far = await peer(nodes[2] as ServerProcess);
-    const seen: Presence[] = [];
-    a.client.on('presence', (m) => seen.push(m));
-    await a.client.send({ type: 'presence.subscribe', keys: [far.key] });
-    // `false` first when node 0 answers before far's session reached it through Redis.
-    await until(() => seen.at(-1)?.online === true);
+    const seen = await watchUntilOnline(a.client, far.key);
     expect(await sendOnceKnown(a.client, far.key, 'z0', 1)).toBe('ack');
     const farSession = far.client.sessionId;
     const heardBefore = seen.length;

@@ -3,14 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
-import { Identity } from '../src/identity/index.js';
+import type { SignalingClient, SignalingClientOptions } from '../src/client.js';
 import type { WebSocketConstructor } from '../src/services/socket.js';
 import { cleanupsFailingOnUnhandled } from './helpers/case-cleanup.js';
 import { watch } from './helpers/client-watch.js';
 import { ROOT } from './helpers/dist.js';
 import { createFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { freePort, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { testClient } from './helpers/test-client.js';
 import { createTestServer } from './helpers/test-server.js';
 import { until as untilHolds } from './helpers/until.js';
 
@@ -26,16 +26,11 @@ const cleanups = cleanupsFailingOnUnhandled();
 const CLIENT_EXIT = join(ROOT, 'test/fixtures/client-exit.js');
 const FAST_BACKOFF = { initialDelay: 50, maxDelay: 200 };
 
-async function client(options: Partial<SignalingClientOptions> & { url: string }): Promise<SignalingClient> {
-  const c = createSignalingClient({
-    identity: await Identity.generate(),
-    globalEvents: false,
-    backoff: FAST_BACKOFF,
-    ...options,
-  });
-  cleanups.push(() => c.disconnect());
-  return c;
-}
+const client = ({
+  url,
+  ...options
+}: Partial<SignalingClientOptions> & { url: string }): Promise<SignalingClient> =>
+  testClient(cleanups, url, { backoff: FAST_BACKOFF, ...options });
 
 async function server(options: Parameters<typeof startServerProcess>[0] = {}): Promise<ServerProcess> {
   const s = await startServerProcess(options);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AuthErrorCode } from '../src/protocol/messages.js';
 import { harness, tag } from './helpers/machine-harness.js';
 
 /** The spec's close-code table, driven through the chart on a SimulatedClock. */
@@ -78,12 +79,18 @@ describe('signalingMachine: backoff', () => {
     expect(h.actor.getSnapshot().context.retryIn).toBe(2000);
   });
 
-  it('4029 waits at least the retryAfter of the auth.error', async () => {
+  /** Backoff 100 ms, no jitter; the first session is refused with `code` and `retryAfter`, then closed. */
+  async function refusedAndClosed(code: AuthErrorCode, retryAfter: number, closeCode: number) {
     const h = await harness({ backoff: { initialDelay: 100, jitter: 'none' } });
     h.actor.send({ type: 'CONNECT' });
     h.socket().report({ type: 'SOCKET.OPEN' });
-    h.socket().report({ type: 'AUTH.ERROR', code: 'rate-limited', retryAfter: 7000 });
-    h.socket().report({ type: 'SOCKET.CLOSE', code: 4029, reason: '' });
+    h.socket().report({ type: 'AUTH.ERROR', code, retryAfter });
+    h.socket().report({ type: 'SOCKET.CLOSE', code: closeCode, reason: '' });
+    return h;
+  }
+
+  it('4029 waits at least the retryAfter of the auth.error', async () => {
+    const h = await refusedAndClosed('rate-limited', 7000, 4029);
     expect(h.actor.getSnapshot().context.retryIn).toBe(7000);
     h.advance(6999);
     expect(tag(h.actor)).toBe('reconnecting');
@@ -95,20 +102,12 @@ describe('signalingMachine: backoff', () => {
   });
 
   it('a retryAfter beyond what a timer holds waits the longest a timer holds, not ~1 ms', async () => {
-    const h = await harness({ backoff: { initialDelay: 100, jitter: 'none' } });
-    h.actor.send({ type: 'CONNECT' });
-    h.socket().report({ type: 'SOCKET.OPEN' });
-    h.socket().report({ type: 'AUTH.ERROR', code: 'rate-limited', retryAfter: 1e12 });
-    h.socket().report({ type: 'SOCKET.CLOSE', code: 4029, reason: '' });
+    const h = await refusedAndClosed('rate-limited', 1e12, 4029);
     expect(h.actor.getSnapshot().context.retryIn).toBe(2_147_483_647);
   });
 
   it('a retryAfter on any other auth.error is not a wait (only rate-limited carries one)', async () => {
-    const h = await harness({ backoff: { initialDelay: 100, jitter: 'none' } });
-    h.actor.send({ type: 'CONNECT' });
-    h.socket().report({ type: 'SOCKET.OPEN' });
-    h.socket().report({ type: 'AUTH.ERROR', code: 'expired', retryAfter: 7000 });
-    h.socket().report({ type: 'SOCKET.CLOSE', code: 1006, reason: '' });
+    const h = await refusedAndClosed('expired', 7000, 1006);
     expect(h.actor.getSnapshot().context.retryIn).toBe(100);
   });
 

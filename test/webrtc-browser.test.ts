@@ -58,7 +58,6 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     return { api, key };
   }
 
-  /** Two tabs, each with a peer connection open to the other. */
   /** Two peers whose signaling server then stops: both reconnecting; `restart()` brings it back. */
   async function pairWithSignalingAway() {
     const identity = await Identity.generate();
@@ -70,6 +69,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     return { a, b, restart: () => server(identity, first.port) };
   }
 
+  /** Two tabs, each with a peer connection open to the other. */
   async function pair(
     url: string,
   ): Promise<[Awaited<ReturnType<typeof tab>>, Awaited<ReturnType<typeof tab>>]> {
@@ -77,6 +77,18 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     const b = await tab(url);
     await a.api.open(b.key);
     await b.api.open(a.key);
+    return [a, b];
+  }
+
+  /** Two tabs whose peer connections are forced through the relay, a `chat` channel open on both. */
+  async function relayedChat(url: string): ReturnType<typeof pair> {
+    const a = await tab(url);
+    const b = await tab(url);
+    await b.api.open(a.key, { relay: true });
+    await a.api.open(b.key, { relay: true });
+    await a.api.createChannel('chat');
+    await a.api.channelsOpen(['chat'], 20_000);
+    await b.api.channelsOpen(['chat'], 20_000);
     return [a, b];
   }
 
@@ -110,14 +122,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   }
 
   it('opens a data channel forced through coturn (relay candidates on both ends), messages both ways', async () => {
-    const s = await server();
-    const a = await tab(s.url);
-    const b = await tab(s.url);
-    await b.api.open(a.key, { relay: true });
-    await a.api.open(b.key, { relay: true });
-    await a.api.createChannel('chat');
-    await a.api.channelsOpen(['chat'], 20_000);
-    await b.api.channelsOpen(['chat'], 20_000);
+    const [a, b] = await relayedChat((await server()).url);
     await exchange(a.api, b.api, 'chat');
     for (const p of [a.api, b.api]) {
       expect(await p.peerState()).toBe('connected');
@@ -196,14 +201,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   });
 
   it('ICE restart: the TURN relay dies and comes back; the chart restarts ICE by itself and the same data channel carries messages again', async () => {
-    const s = await server();
-    const a = await tab(s.url);
-    const b = await tab(s.url);
-    await b.api.open(a.key, { relay: true });
-    await a.api.open(b.key, { relay: true });
-    await a.api.createChannel('chat');
-    await a.api.channelsOpen(['chat'], 20_000);
-    await b.api.channelsOpen(['chat'], 20_000);
+    const [a, b] = await relayedChat((await server()).url);
     await exchange(a.api, b.api, 'chat', ' 1');
 
     // The relay goes away, and with it both sides' TURN allocations: the relayed path is dead.

@@ -4,18 +4,11 @@
  * side drives, and every method returns plain data, so Playwright can carry it back.
  */
 import { createSignalingClient, Identity, type SignalingClient } from '../../src/index.js';
-import {
-  createPeerConnection,
-  onPeerRequest,
-  type PeerConnection,
-  type RestartOptions,
-} from '../../src/webrtc/index.js';
+import { createPeerConnection, onPeerRequest, type PeerConnection } from '../../src/webrtc/index.js';
 
 export interface PeerOptions {
   /** Force TURN: `iceTransportPolicy: 'relay'` over the server's ICE servers. */
   relay?: boolean;
-  /** The ICE restart policy (`createPeerConnection`'s `restart`). */
-  restart?: RestartOptions;
 }
 
 export interface SelectedPair {
@@ -88,16 +81,17 @@ function track(channel: RTCDataChannel): void {
   });
 }
 
+/** Appends `value` to a region's state log when it differs from the last one. */
+function recordChange(log: string[], value: string | undefined): void {
+  if (value && log.at(-1) !== value) log.push(value);
+}
+
 function openTo(key: string, options: PeerOptions = {}): void {
   const c = need(client, 'start()');
   const rtcConfig: RTCConfiguration | undefined = options.relay
     ? { iceServers: c.iceServers, iceTransportPolicy: 'relay' }
     : undefined;
-  peer = createPeerConnection(c, {
-    peer: key,
-    ...(rtcConfig ? { rtcConfig } : {}),
-    ...(options.restart ? { restart: options.restart } : {}),
-  });
+  peer = createPeerConnection(c, { peer: key, ...(rtcConfig ? { rtcConfig } : {}) });
   opened++;
   const pc = peer.pc;
   pc.addEventListener('connectionstatechange', () => connectionStates.push(pc.connectionState));
@@ -105,10 +99,9 @@ function openTo(key: string, options: PeerOptions = {}): void {
   peer.onStateChange((s) => states.push(s));
   peer.onDataChannel(track);
   peer.actor.subscribe((s) => {
-    const value = (s.value as { open?: { negotiation: string } }).open?.negotiation;
-    if (value && negotiation.at(-1) !== value) negotiation.push(value);
-    const iceValue = (s.value as { open?: { ice: string } }).open?.ice;
-    if (iceValue && ice.at(-1) !== iceValue) ice.push(iceValue);
+    const open = (s.value as { open?: { negotiation: string; ice: string } }).open;
+    recordChange(negotiation, open?.negotiation);
+    recordChange(ice, open?.ice);
   });
 }
 
