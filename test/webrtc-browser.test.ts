@@ -223,16 +223,21 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     await b.api.waitPeerState('connected', 40_000);
 
     await exchange(a.api, b.api, 'chat', ' 2');
+    const failedHere: Api[] = [];
     for (const p of [a.api, b.api]) {
       expect(await p.peerStates()).toEqual(['new', 'negotiating', 'connected', 'disconnected', 'connected']);
-      // ICE really failed in the browser, and it was the chart that restarted it.
-      expect(await p.connectionStates()).toContain('failed');
-      expect((await p.ice()).slice(-3)).toEqual(['restarting', 'recovering', 'connected']);
-      expect(await p.restarts()).toBeGreaterThanOrEqual(1);
+      if ((await p.connectionStates()).includes('failed')) failedHere.push(p);
       // The same RTCPeerConnection and the same data channel carried both exchanges.
       expect(await p.opened()).toBe(1);
       expect(await p.channelCount('chat')).toBe(1);
       expect(await p.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
+    }
+    // ICE really failed in a browser, and there the chart restarted it. The other side may have seen
+    // `failed` too, or been brought back by that restart's offer before its own pairs timed out.
+    expect(failedHere.length).toBeGreaterThanOrEqual(1);
+    for (const p of failedHere) {
+      expect((await p.ice()).slice(-3)).toEqual(['restarting', 'recovering', 'connected']);
+      expect(await p.restarts()).toBeGreaterThanOrEqual(1);
     }
   });
 
