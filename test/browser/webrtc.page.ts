@@ -54,6 +54,7 @@ export interface PageApi {
 }
 
 let client: SignalingClient | undefined;
+let identity: Identity | undefined;
 let peer: PeerConnection | undefined;
 const states: string[] = [];
 const negotiation: string[] = [];
@@ -91,7 +92,11 @@ function openTo(key: string, options: PeerOptions = {}): void {
   const rtcConfig: RTCConfiguration | undefined = options.relay
     ? { iceServers: c.iceServers, iceTransportPolicy: 'relay' }
     : undefined;
-  peer = createPeerConnection(c, { peer: key, ...(rtcConfig ? { rtcConfig } : {}) });
+  peer = createPeerConnection(c, {
+    peer: key,
+    identity: need(identity, 'start()'),
+    ...(rtcConfig ? { rtcConfig } : {}),
+  });
   opened++;
   const pc = peer.pc;
   pc.addEventListener('connectionstatechange', () => connectionStates.push(pc.connectionState));
@@ -120,7 +125,7 @@ function waitFor<T>(check: () => T | undefined, timeout: number, what: () => str
 
 const api: PageApi = {
   async start(url) {
-    const identity = await Identity.generate();
+    identity = await Identity.generate();
     client = createSignalingClient({
       url,
       identity,
