@@ -31,7 +31,7 @@ function attachChannel(ch) {
 
 function call(key, { initiate }) {
   peer?.close();
-  peer = createPeerConnection(client, { peer: key });
+  peer = createPeerConnection(client, { peer: key, identity });
   window.peer = peer; // for the console (and the example's test)
   $('peer').value = key;
   $('peer-state').textContent = peer.state;

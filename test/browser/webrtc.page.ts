@@ -47,6 +47,16 @@ export interface PageApi {
   channelCount(label: string): number;
   waitPeerState(state: string, timeout: number): Promise<string>;
   closeReason(): string | undefined;
+  /** Which identity check failed, when one ended the connection. */
+  identityFailure(): { check: string; signal: string } | undefined;
+  /** The peer's candidates dropped for failing their check. */
+  droppedCandidates(): number | undefined;
+  /** The SDP of every remote description the RTCPeerConnection was given, in order. */
+  remoteSdps(): string[];
+  /** Keys that sent signals with no connection open to them (`onPeerRequest`), from `watchRequests()` on. */
+  watchRequests(): void;
+  /** Creates `label` and resolves with the ms until it is open (the whole negotiation: offer, answer, ICE, DTLS, SCTP). */
+  timeChannel(label: string, timeout: number): Promise<number>;
   iceServerUrls(): string[];
   iceTransportPolicy(): string | undefined;
   selectedPair(): Promise<SelectedPair | undefined>;
@@ -65,6 +75,7 @@ let opened = 0;
 const channels = new Map<string, RTCDataChannel[]>();
 const inbox = new Map<string, string[]>();
 const requests: string[] = [];
+const remoteSdps: string[] = [];
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} first`);
@@ -93,6 +104,7 @@ function openTo(key: string, options: PeerOptions = {}): void {
     ? { iceServers: c.iceServers, iceTransportPolicy: 'relay' }
     : undefined;
   peer = createPeerConnection(c, {
+    RTCPeerConnection: RecordingPeerConnection,
     peer: key,
     identity: need(identity, 'start()'),
     ...(rtcConfig ? { rtcConfig } : {}),
@@ -108,6 +120,14 @@ function openTo(key: string, options: PeerOptions = {}): void {
     recordChange(negotiation, open?.negotiation);
     recordChange(ice, open?.ice);
   });
+}
+
+/** The platform's RTCPeerConnection, recording each remote description it is given. */
+class RecordingPeerConnection extends RTCPeerConnection {
+  override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    remoteSdps.push(description.sdp ?? '');
+    return super.setRemoteDescription(description);
+  }
 }
 
 function waitFor<T>(check: () => T | undefined, timeout: number, what: () => string): Promise<T> {
@@ -186,6 +206,24 @@ const api: PageApi = {
     );
   },
   closeReason: () => peer?.closeReason,
+  identityFailure: () => peer?.identityFailure,
+  droppedCandidates: () => peer?.droppedCandidates,
+  remoteSdps: () => remoteSdps,
+  watchRequests() {
+    onPeerRequest(need(client, 'start()'), (key) => requests.push(key));
+  },
+  timeChannel(label, timeout) {
+    const start = performance.now();
+    const channel = need(peer, 'open()').createDataChannel(label);
+    track(channel);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label} not open after ${timeout} ms`)), timeout);
+      channel.addEventListener('open', () => {
+        clearTimeout(timer);
+        resolve(performance.now() - start);
+      });
+    });
+  },
   iceServerUrls: () =>
     (peer?.pc.getConfiguration().iceServers ?? []).flatMap((s) =>
       Array.isArray(s.urls) ? s.urls : [s.urls],
