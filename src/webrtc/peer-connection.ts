@@ -101,6 +101,13 @@ const CONNECTION_EVENTS: Partial<Record<RTCPeerConnectionState, PeerEvent['type'
   failed: 'ICE.FAILED',
 };
 
+/** Reports `error` as uncaught without breaking the caller's loop or promise chain. */
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 function newSession(): string {
   const bytes = new Uint8Array(12);
   globalThis.crypto.getRandomValues(bytes);
@@ -169,7 +176,8 @@ export function createPeerConnection(
           const failure = { check: 'sign', signal: signalKind(body) } as const;
           actor.send({ type: 'SIGNING.FAILED', failure, error: String(error) });
         },
-      );
+      )
+      .catch(rethrowLater);
   };
   const watchPresence = () => {
     if (watching) return;
@@ -197,7 +205,10 @@ export function createPeerConnection(
     deliver(signal: PeerSignal) {
       if (signal.to !== undefined && signal.to !== session) return; // for an earlier connection of ours
       const verdict = checkPeerSignal(signal, peerKey, ownKey);
-      inbox = inbox.then(() => verdict).then((check) => take(signal, check));
+      inbox = inbox
+        .then(() => verdict)
+        .then((check) => take(signal, check))
+        .catch(rethrowLater);
     },
   };
   const take = (signal: PeerSignal, check: SignalCheck | undefined) => {
@@ -257,9 +268,7 @@ export function createPeerConnection(
       try {
         listener(state, previous);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        rethrowLater(error);
       }
     }
   });

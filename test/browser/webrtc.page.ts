@@ -57,6 +57,10 @@ export interface PageApi {
   watchRequests(): void;
   /** Creates `label` and resolves with the ms until it is open (the whole negotiation: offer, answer, ICE, DTLS, SCTP). */
   timeChannel(label: string, timeout: number): Promise<number>;
+  /** Peer signals this page's client has sent. */
+  signalsSent(): number;
+  /** Ms per WebCrypto Ed25519 operation over `bytes`-byte messages, `n` of each: signs one after another, verifies (key imported each time) one after another, signs all at once. */
+  cryptoCost(bytes: number, n: number): Promise<{ sign: number; verify: number; signParallel: number }>;
   iceServerUrls(): string[];
   iceTransportPolicy(): string | undefined;
   selectedPair(): Promise<SelectedPair | undefined>;
@@ -76,6 +80,7 @@ const channels = new Map<string, RTCDataChannel[]>();
 const inbox = new Map<string, string[]>();
 const requests: string[] = [];
 const remoteSdps: string[] = [];
+let signalsSent = 0;
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} first`);
@@ -151,6 +156,11 @@ const api: PageApi = {
       identity,
       backoff: { initialDelay: 100, maxDelay: 500 },
     });
+    const send = client.send.bind(client);
+    client.send = (message) => {
+      if (message.type === 'signal') signalsSent++;
+      return send(message);
+    };
     client.connect();
     return identity.publicKey;
   },
@@ -211,6 +221,27 @@ const api: PageApi = {
   remoteSdps: () => remoteSdps,
   watchRequests() {
     onPeerRequest(need(client, 'start()'), (key) => requests.push(key));
+  },
+  signalsSent: () => signalsSent,
+  async cryptoCost(bytes, n) {
+    const s = crypto.subtle;
+    const alg = { name: 'Ed25519' };
+    const pair = (await s.generateKey(alg, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const raw = await s.exportKey('raw', pair.publicKey);
+    const message = new Uint8Array(bytes).fill(7);
+    let signature = new ArrayBuffer(0);
+    let t = performance.now();
+    for (let i = 0; i < n; i++) signature = await s.sign(alg, pair.privateKey, message);
+    const sign = (performance.now() - t) / n;
+    t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const key = await s.importKey('raw', raw, alg, false, ['verify']);
+      if (!(await s.verify(alg, key, signature, message))) throw new Error('verify failed');
+    }
+    const verify = (performance.now() - t) / n;
+    t = performance.now();
+    await Promise.all(Array.from({ length: n }, () => s.sign(alg, pair.privateKey, message)));
+    return { sign, verify, signParallel: (performance.now() - t) / n };
   },
   timeChannel(label, timeout) {
     const start = performance.now();
