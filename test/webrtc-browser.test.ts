@@ -1,15 +1,10 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
-import { decodeBase64url, encodeBase64url } from '../src/protocol/base64url.js';
+import { decodeBase64url } from '../src/protocol/base64url.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
-import {
-  encodePeerSignal,
-  type PeerSignalBody,
-  parsePeerSignal,
-  peerSignalTranscript,
-} from '../src/webrtc/index.js';
+import { type PeerSignalBody, parsePeerSignal, signPeerSignal } from '../src/webrtc/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
 import { type Coturn, startCoturn } from './helpers/coturn.js';
 import { chromiumSuite, pageApi as pageApiOf, type Remote, untilValue } from './helpers/page-api.js';
@@ -293,12 +288,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
       body: PeerSignalBody,
     ) {
       const head = { from: decodeBase64url(from), to: decodeBase64url(to), session, remoteSession: r };
-      return encodePeerSignal(
-        session,
-        r,
-        body,
-        encodeBase64url(await by.sign(peerSignalTranscript(head, body))),
-      );
+      return signPeerSignal(by, head, body);
     }
 
     it('transparent: the link opens, and every peer signal the server relayed was signed', async () => {

@@ -16,6 +16,7 @@ import {
   type PeerConnection,
   parsePeerSignal,
   peerSignalTranscript,
+  signPeerSignal,
 } from '../src/webrtc/index.js';
 import { PeerRegistry } from '../src/webrtc/registry.js';
 import { FakeRTCPeerConnection } from './helpers/fake-rtc.js';
@@ -85,13 +86,8 @@ async function signed(
   body: PeerSignalBody,
   by: Signer = signer(from),
 ): Promise<object> {
-  const head = {
-    from: decodeBase64url(from.publicKey),
-    to: decodeBase64url(to),
-    session,
-    remoteSession: r,
-  };
-  return encodePeerSignal(session, r, body, encodeBase64url(await by.sign(peerSignalTranscript(head, body))));
+  const head = { from: decodeBase64url(from.publicKey), to: decodeBase64url(to), session, remoteSession: r };
+  return signPeerSignal(by, head, body);
 }
 
 /** Signs and sends, as `from`'s own peer connection (session `session`) would. */

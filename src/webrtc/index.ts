@@ -43,4 +43,5 @@ export {
   type PeerSignalHead,
   parsePeerSignal,
   peerSignalTranscript,
+  signPeerSignal,
 } from './signal.js';

@@ -19,13 +19,7 @@ import type { TimerClock } from '../services/dispatcher.js';
 import { DEFAULT_STUN_SERVERS } from '../stun/constants.js';
 import { MAX_UNDELIVERED } from './constants.js';
 import { type PeerRoute, registryOf } from './registry.js';
-import {
-  checkPeerSignal,
-  encodePeerSignal,
-  type PeerSignal,
-  peerSignalTranscript,
-  signalKind,
-} from './signal.js';
+import { checkPeerSignal, type PeerSignal, signalKind, signPeerSignal } from './signal.js';
 
 /** The running peer chart (`peer.actor`). */
 export type PeerActor = Actor<typeof peerMachine>;
@@ -163,14 +157,13 @@ export function createPeerConnection(
   // signature is made.
   let outbox: Promise<unknown> = Promise.resolve();
   const relay = (body: PeerSignalBody) => {
-    const to = remoteSession;
-    const head = { from: ownKey, to: peerKey, session, remoteSession: to };
-    const signing = Promise.resolve().then(() => identity.sign(peerSignalTranscript(head, body)));
+    const head = { from: ownKey, to: peerKey, session, remoteSession };
+    const signing = signPeerSignal(identity, head, body);
     signing.catch(() => {}); // handled below, in order
     outbox = outbox
       .then(() => signing)
       .then(
-        (sig) => transmit(encodePeerSignal(session, to, body, encodeBase64url(sig)), 'bye' in body),
+        (data) => transmit(data, 'bye' in body),
         (error: unknown) => {
           if (done) return;
           const failure = { check: 'sign', signal: signalKind(body) } as const;

@@ -1,5 +1,6 @@
+import type { Signer } from '../identity/identity.js';
 import type { PeerSignalBody, SignalCheck } from '../machines/peer.types.js';
-import { decodeExact } from '../protocol/base64url.js';
+import { decodeExact, encodeBase64url } from '../protocol/base64url.js';
 import { SIGNATURE_BYTES } from '../protocol/constants.js';
 import { verifyEd25519 } from '../protocol/ed25519.js';
 
@@ -174,6 +175,16 @@ export function peerSignalTranscript(head: PeerSignalHead, body: PeerSignalBody)
     at += chunk.length;
   }
   return out;
+}
+
+/** The signal's `data` for `body`, signed by `signer` (whose key must be `head.from`). */
+export async function signPeerSignal(
+  signer: Signer,
+  head: PeerSignalHead,
+  body: PeerSignalBody,
+): Promise<object> {
+  const sig = await signer.sign(peerSignalTranscript(head, body));
+  return encodePeerSignal(head.session, head.remoteSession, body, encodeBase64url(sig));
 }
 
 /**
