@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The Lua scripts that change a key's sessions. Each runs atomically on the one Redis (or Cluster
+ * slot) that holds the key's hash and channels, so the per-key limit and the presence versions need
+ * no lock, and a change and its announcement cannot be seen apart. Versions come from Redis's clock
+ * (µs) and never go back: `max(last + 1, now)`, so a hash that expired and came back still orders.
+ */
+
+/** The version of a change: one more than the last, or Redis's clock in µs if that is later. */
+const NEXT_VERSION = `
+local t = redis.call('TIME')
+local v = math.max((tonumber(redis.call('HGET', h, 'v')) or 0) + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+local vs = string.format('%.0f', v)`;
+
+/**
+ * KEYS: the key's hash. ARGV: session id, node id, authenticated at (ms), the per-key limit, the
+ * delivery channel, the presence channel. Registers the session; when the key was offline, announces
+ * it online; when the key has more sessions than the limit, removes the oldest and tells their nodes
+ * (`{"x":[ids]}` on the delivery channel) to close them. Returns `{version, wentOnline, ...replaced
+ * session id, node id pairs}`.
+ */
+const REGISTER = `
+local h = KEYS[1]
+${NEXT_VERSION}
+local before = redis.call('HLEN', h) - redis.call('HEXISTS', h, 'v')
+local existed = redis.call('HEXISTS', h, ARGV[1])
+redis.call('HSET', h, ARGV[1], ARGV[2] .. '|' .. ARGV[3], 'v', vs)
+redis.call('PERSIST', h)
+local reply = {vs, 0}
+if before == 0 then
+  reply[2] = 1
+  redis.call('SPUBLISH', ARGV[6], '{"v":' .. vs .. ',"o":1}')
+end
+local max = tonumber(ARGV[4])
+if before + 1 - existed > max then
+  local all = redis.call('HGETALL', h)
+  local list = {}
+  for i = 1, #all, 2 do
+    if all[i] ~= 'v' then
+      local bar = string.find(all[i + 1], '|', 1, true)
+      list[#list + 1] = { id = all[i], node = string.sub(all[i + 1], 1, bar - 1), at = tonumber(string.sub(all[i + 1], bar + 1)) }
+    end
+  end
+  table.sort(list, function(a, b) if a.at ~= b.at then return a.at < b.at end return a.id < b.id end)
+  local closing = {}
+  for i = 1, #list - max do
+    redis.call('HDEL', h, list[i].id)
+    closing[#closing + 1] = list[i].id
+    reply[#reply + 1] = list[i].id
+    reply[#reply + 1] = list[i].node
+  end
+  redis.call('SPUBLISH', ARGV[5], cjson.encode({ x = closing }))
+end
+return reply`;
+
+/**
+ * KEYS: the key's hash. ARGV: session id, the node it must be on (`''`: any), the presence channel,
+ * how long an emptied hash keeps its version (ms). Removes the session; when it was the key's last,
+ * announces the key offline. Returns `{version, wentOffline}`, `{'0', 0}` when there was no such session.
+ */
+const UNREGISTER = `
+local h = KEYS[1]
+local current = redis.call('HGET', h, ARGV[1])
+if not current or (ARGV[2] ~= '' and string.sub(current, 1, #ARGV[2] + 1) ~= ARGV[2] .. '|') then return {'0', 0} end
+${NEXT_VERSION}
+redis.call('HDEL', h, ARGV[1])
+redis.call('HSET', h, 'v', vs)
+if redis.call('HLEN', h) == 1 then
+  redis.call('PEXPIRE', h, ARGV[4])
+  redis.call('SPUBLISH', ARGV[3], '{"v":' .. vs .. ',"o":0}')
+  return {vs, 1}
+end
+return {vs, 0}`;
+
+interface Parser {
+  pushKey(key: string): unknown;
+  push(...args: string[]): unknown;
+}
+
+function script(source: string) {
+  return {
+    NUMBER_OF_KEYS: 1,
+    SCRIPT: source,
+    SHA1: createHash('sha1').update(source).digest('hex'),
+    parseCommand(parser: Parser, key: string, args: string[]) {
+      parser.pushKey(key);
+      parser.push(...args);
+    },
+    transformReply: (reply: unknown) => reply,
+  };
+}
+
+/** The scripts, as node-redis's `scripts` option takes them (EVALSHA, loaded on a NOSCRIPT). */
+export const CLUSTER_SCRIPTS = { register: script(REGISTER), unregister: script(UNREGISTER) };
+
+/** What a script call resolves to: strings and numbers, as Redis answers. */
+export type ScriptReply = (string | number)[];
