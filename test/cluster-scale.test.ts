@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisCluster, startRedisCluster } from '../scripts/lib/redis-cluster.js';
+import { createSignalingClient, type SignalingClient } from '../src/client.js';
+import { isSignalingError } from '../src/errors.js';
+import { Identity } from '../src/identity/index.js';
+import type { Presence, SignalIn } from '../src/protocol/messages.js';
+import { ensureDist } from './helpers/dist.js';
+import { type RedisProcess, startRedis } from './helpers/redis.js';
+import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { until } from './helpers/until.js';
+
+/**
+ * The cluster routed per key, on both kinds of Redis it runs on: a standalone `redis-server` that
+ * requires a password (given as `cluster.password`) and a Redis Cluster of 3 masters + 3 replicas
+ * that requires one too (given in the URLs). Three real server processes each, real clients.
+ */
+
+const LEASE_MS = 1000;
+const PASSWORD = 'not-open-to-the-world';
+
+interface Backend {
+  name: string;
+  start(): Promise<{
+    redis: string | string[];
+    password?: string;
+    stop(): Promise<void>;
+    cluster?: RedisCluster;
+  }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'a standalone Redis with requirepass',
+    async start() {
+      const redis: RedisProcess = await startRedis({ password: PASSWORD });
+      return { redis: redis.url, password: PASSWORD, stop: () => redis.stop() };
+    },
+  },
+  {
+    name: 'a Redis Cluster (3 masters + 3 replicas) with requirepass',
+    async start() {
+      const cluster = await startRedisCluster({ password: PASSWORD });
+      return { redis: cluster.urls, stop: () => cluster.stop(), cluster };
+    },
+  },
+];
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ack',
+    (e: unknown) => (isSignalingError(e) ? e.code : String(e)),
+  );
+
+describe.each(backends)('the cluster on $name', (backend) => {
+  let stopRedis: () => Promise<void>;
+  let redisCluster: RedisCluster | undefined;
+  const nodes: ServerProcess[] = [];
+  const clients: SignalingClient[] = [];
+
+  beforeAll(async () => {
+    ensureDist();
+    const started = await backend.start();
+    stopRedis = started.stop;
+    redisCluster = started.cluster;
+    const seed = randomSeed();
+    for (let i = 0; i < 3; i++) {
+      nodes.push(
+        await startServerProcess({
+          seed,
+          cluster: {
+            redis: started.redis,
+            leaseMs: LEASE_MS,
+            ...(started.password ? { password: started.password } : {}),
+          },
+          limits: { maxSessionsPerKey: 2 },
+          logWarnings: true,
+        }),
+      );
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.disconnect()));
+    for (const node of nodes) await node.stop();
+    await stopRedis?.();
+  });
+
+  const node = (i: number) => nodes[i] as ServerProcess;
+
+  async function peer(at: ServerProcess, identity?: Identity) {
+    const id = identity ?? (await Identity.generate());
+    const client = createSignalingClient({
+      url: at.url,
+      identity: id,
+      serverKey: at.publicKey,
+      globalEvents: false,
+      backoff: { initialDelay: 50, maxDelay: 200 },
+    });
+    clients.push(client);
+    client.connect();
+    await client.ready();
+    return { client, key: id.publicKey, identity: id };
+  }
+
+  /** The first presence frame `watcher` hears about `key` after subscribing to it. */
+  function firstPresence(watcher: SignalingClient, key: string): Promise<Presence> {
+    return new Promise((resolve) => {
+      const off = watcher.on('presence', (m) => {
+        if (m.key !== key) return;
+        off();
+        resolve(m);
+      });
+      void watcher.send({ type: 'presence.subscribe', keys: [key] });
+    });
+  }
+
+  it('read-your-writes: 100 of 100 signals acked and 100 presence answers online, the moment a peer is authenticated elsewhere', async () => {
+    const sender = await peer(node(1));
+    const watcher = await peer(node(2));
+    const received = new Set<string>();
+    let acked = 0;
+    let online = 0;
+    for (let i = 0; i < 100; i++) {
+      const target = await peer(node(0));
+      target.client.on('signal', (m: SignalIn) => received.add(m.id));
+      // The moment its auth.ok is in: a signal from node 1 and a presence subscribe on node 2.
+      const [sent, presence] = await Promise.all([
+        outcome(sender.client.send({ type: 'signal', to: target.key, id: `ryw-${i}`, data: i })),
+        firstPresence(watcher.client, target.key),
+      ]);
+      if (sent === 'ack') acked++;
+      if (presence.online) online++;
+      await watcher.client.send({ type: 'presence.unsubscribe', keys: [target.key] });
+      await target.client.disconnect();
+    }
+    expect({ acked, online }).toEqual({ acked: 100, online: 100 });
+    await until(() => received.size === 100);
+  }, 60_000);
+
+  it('a watcher that subscribed the moment a peer authenticated hears it go offline when its node is killed, every time', async () => {
+    const watchers = [await peer(node(1)), await peer(node(2))];
+    const trials = 10;
+    let heard = 0;
+    for (let i = 0; i < trials; i++) {
+      const id = await Identity.generate();
+      const target = createSignalingClient({
+        url: node(0).url,
+        identity: id,
+        serverKey: node(0).publicKey,
+        globalEvents: false,
+        backoff: { initialDelay: 5000, maxDelay: 5000 },
+      });
+      target.connect();
+      await target.ready();
+      const seen = watchers.map(() => [] as boolean[]);
+      const offs = watchers.map((w, j) =>
+        w.client.on('presence', (m) => {
+          if (m.key === id.publicKey) seen[j]?.push(m.online);
+        }),
+      );
+      await Promise.all(
+        watchers.map((w) => w.client.send({ type: 'presence.subscribe', keys: [id.publicKey] })),
+      );
+      await until(() => seen.every((s) => s.length > 0));
+      expect(seen.map((s) => s[0])).toEqual([true, true]);
+      await node(0).kill();
+      target.actor.stop();
+      // Within the lease plus a renewal period and round trips; 4× leaves room for a loaded machine.
+      await until(() => seen.every((s) => s.at(-1) === false), LEASE_MS * 4).catch(() => {});
+      heard += seen.filter((s) => s.at(-1) === false).length;
+      for (const off of offs) off();
+      await Promise.all(
+        watchers.map((w) => w.client.send({ type: 'presence.unsubscribe', keys: [id.publicKey] })),
+      );
+      await node(0).restart();
+    }
+    expect(heard).toBe(trials * watchers.length);
+  }, 120_000);
+
+  it('relays across nodes to every session of a key, applies the per-key limit across nodes, and says peer-offline for nobody', async () => {
+    const a = await peer(node(0));
+    const identity = await Identity.generate();
+    const b1 = await peer(node(1), identity);
+    const b2 = await peer(node(2), identity);
+    const seen1: string[] = [];
+    const seen2: string[] = [];
+    b1.client.on('signal', (m) => seen1.push(m.id));
+    b2.client.on('signal', (m) => seen2.push(m.id));
+    expect(await outcome(a.client.send({ type: 'signal', to: identity.publicKey, id: 'x1', data: 1 }))).toBe(
+      'ack',
+    );
+    await until(() => seen1.includes('x1') && seen2.includes('x1'));
+    const nobody = (await Identity.generate()).publicKey;
+    expect(await outcome(a.client.send({ type: 'signal', to: nobody, id: 'x2', data: 1 }))).toBe(
+      'peer-offline',
+    );
+    // A third session of the key (limit 2): the oldest, on node 1, is closed 4009.
+    await peer(node(0), identity);
+    await until(() => b1.client.actor.getSnapshot().context.closeCode === 4009);
+    expect(b2.client.state).toBe('connected');
+  });
+
+  it.runIf(backend.name.includes('Cluster'))(
+    'spreads its state: with a few hundred sessions, every master holds part of the keys and shard channels',
+    async () => {
+      const many = await Promise.all(Array.from({ length: 200 }, (_, i) => peer(node(i % 3))));
+      const cluster = redisCluster as RedisCluster;
+      const held = await Promise.all((await cluster.masters()).map((port) => cluster.holds(port)));
+      const holding = held.filter((h) => h.keys > 20 && h.channels > 20);
+      expect(holding.length, JSON.stringify(held)).toBeGreaterThanOrEqual(2);
+      await Promise.all(many.map((p) => p.client.disconnect()));
+    },
+    60_000,
+  );
+});
