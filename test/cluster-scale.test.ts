@@ -200,6 +200,45 @@ describe.each(backends)('the cluster on $name', (backend) => {
   });
 
   it.runIf(backend.name.includes('Cluster'))(
+    'a Redis master killed -9 while signals stream between nodes: no acked signal lost or delivered twice, acked again within 10 s',
+    async () => {
+      const cluster = redisCluster as RedisCluster;
+      const sender = await peer(node(0));
+      const receiver = await peer(node(1));
+      const received: number[] = [];
+      receiver.client.on('signal', (m) => received.push(m.data as number));
+      const acked: number[] = [];
+      let refused = 0;
+      let killedAt = 0;
+      let ackedAgainAt = 0;
+      const victim = await cluster.masterOf(`signaling-actor:{${receiver.key}}`);
+      for (let i = 0; Date.now() - (killedAt || Date.now()) < 15_000; i++) {
+        if (i === 50) {
+          killedAt = Date.now();
+          await cluster.kill(victim);
+        }
+        const result = await outcome(sender.client.send({ type: 'signal', to: receiver.key, id: `m-${i}`, data: i }));
+        if (result === 'ack') {
+          acked.push(i);
+          if (killedAt && !ackedAgainAt) ackedAgainAt = Date.now();
+          if (killedAt && acked.filter((n) => n > 50).length >= 50) break;
+        } else {
+          refused++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      await until(() => acked.every((n) => received.includes(n)), 5000).catch(() => {});
+      const lost = acked.filter((n) => !received.includes(n));
+      const duplicated = received.length - new Set(received).size;
+      expect({ lost, duplicated }).toEqual({ lost: [], duplicated: 0 });
+      expect(ackedAgainAt, `refused meanwhile: ${refused}`).toBeGreaterThan(0);
+      expect(ackedAgainAt - killedAt).toBeLessThan(10_000);
+      await cluster.healthy();
+    },
+    60_000,
+  );
+
+  it.runIf(backend.name.includes('Cluster'))(
     'spreads its state: with a few hundred sessions, every master holds part of the keys and shard channels',
     async () => {
       const many = await Promise.all(Array.from({ length: 200 }, (_, i) => peer(node(i % 3))));

@@ -6,6 +6,8 @@ export interface RedisCluster {
   healthy(timeout?: number): Promise<void>;
   masters(): Promise<number[]>;
   holds(port: number): Promise<{ keys: number; channels: number }>;
+  /** The live master that serves `key`'s slot. */
+  masterOf(key: string): Promise<number>;
   kill(port: number): Promise<void>;
   stop(): Promise<void>;
 }

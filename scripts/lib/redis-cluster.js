@@ -134,6 +134,13 @@ export async function startRedisCluster({ password } = {}) {
       const channels = (await cli(port, 'pubsub', 'shardchannels')).split('\n').filter(Boolean).length;
       return { keys, channels };
     },
+    /** The live master that serves `key`'s slot. */
+    async masterOf(key) {
+      for (const port of await cluster.masters()) {
+        if (/^[01]$/.test((await cli(port, 'exists', key)).trim())) return port;
+      }
+      throw new Error(`redis cluster: no live master serves ${key}`);
+    },
     /** SIGKILL one node; resolves once it has exited. */
     async kill(port) {
       const child = children.get(port);

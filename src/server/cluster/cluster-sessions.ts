@@ -276,12 +276,19 @@ export class ClusterSessions implements Sessions {
     clearInterval(this.renewTimer);
     this.delivery.settleAll();
     const link = this.link;
-    try {
+    // Bounded: with Redis away or going away, the lease ends by itself and a survivor reaps what is left.
+    await within(this.leaseMs, async () => {
       await Promise.all(this.removing);
       if (link?.commands.isReady) await this.leases.leave(link.commands);
-    } catch {
-      // Redis is away: the lease ends by itself and a survivor reaps what is left.
-    }
-    await link?.close();
+    });
+    await within(this.leaseMs, async () => link?.close());
+    link?.destroy();
   }
+}
+
+/** Runs `work`, giving up on it (and on any error) after `ms`. */
+async function within(ms: number, work: () => Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -47,7 +47,10 @@ export interface RedisLink {
   sUnsubscribe(channels: string[]): Promise<void>;
   /** Connects (not awaited by the caller while Redis is away: each client retries by itself). */
   connect(): Promise<void>;
+  /** Closes the connections after their pending replies. */
   close(): Promise<void>;
+  /** Drops the connections at once (what `close` left open). */
+  destroy(): void;
 }
 
 /**
@@ -208,6 +211,16 @@ export async function openRedis(options: ClusterOptions, events: RedisEvents): P
           else c.destroy();
         } catch {
           c.destroy();
+        }
+      }
+    },
+    destroy() {
+      closed = true;
+      for (const c of new Set([subscriber, client])) {
+        try {
+          c.destroy();
+        } catch {
+          // Already closed.
         }
       }
     },
