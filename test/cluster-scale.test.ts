@@ -189,6 +189,23 @@ describe.each(backends)('the cluster on $name', (backend) => {
       'ack',
     );
     await until(() => seen1.includes('x1') && seen2.includes('x1'));
+    // A key with a session on the sender's node too: delivered here at once, and still to the other
+    // node's session (whichever registered first: one learns of the other from the answer, one from the note).
+    for (const order of [
+      [0, 1],
+      [1, 0],
+    ]) {
+      const both = await Identity.generate();
+      const seen = order.map(() => [] as string[]);
+      for (const [j, at] of order.entries()) {
+        const session = await peer(node(at), both);
+        session.client.on('signal', (m) => seen[j]?.push(m.id));
+      }
+      expect(
+        await outcome(a.client.send({ type: 'signal', to: both.publicKey, id: `both-${order}`, data: 1 })),
+      ).toBe('ack');
+      await until(() => seen.every((ids) => ids.includes(`both-${order}`)));
+    }
     const nobody = (await Identity.generate()).publicKey;
     expect(await outcome(a.client.send({ type: 'signal', to: nobody, id: 'x2', data: 1 }))).toBe(
       'peer-offline',
@@ -217,7 +234,9 @@ describe.each(backends)('the cluster on $name', (backend) => {
           killedAt = Date.now();
           await cluster.kill(victim);
         }
-        const result = await outcome(sender.client.send({ type: 'signal', to: receiver.key, id: `m-${i}`, data: i }));
+        const result = await outcome(
+          sender.client.send({ type: 'signal', to: receiver.key, id: `m-${i}`, data: i }),
+        );
         if (result === 'ack') {
           acked.push(i);
           if (killedAt && !ackedAgainAt) ackedAgainAt = Date.now();

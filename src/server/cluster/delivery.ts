@@ -4,8 +4,31 @@ import type { Leases } from './leases.js';
 import { RETRY_PUBLISH_MS } from './options.js';
 import type { RedisLink } from './redis.js';
 
-/** On a key's delivery channel: a frame for its sessions (`r`: answer to node `n`), or sessions to close (`x`). */
-type DeliveryMessage = { n: string; r?: string; f: string } | { x: string[] };
+/** On a key's delivery channel: a frame for its sessions (`r`: answer to node `n`), or a change of them. */
+type DeliveryMessage = { n: string; r?: string; f: string } | MembershipNote;
+
+/**
+ * A change of a key's sessions, from the script that made it, with the key's version: session `j`
+ * joined on node `n`, `l` left, or the limit replaced `x` (to be closed by their nodes).
+ */
+interface MembershipNote {
+  v: string;
+  j?: string;
+  n?: string;
+  l?: string;
+  x?: [string, string][];
+}
+
+/**
+ * For a key this node has sessions of: the other nodes' sessions of it as of version `version`, so a
+ * frame delivered here goes to Redis only when another node has the key too. `version` −1: the
+ * registration's answer is on its way, and the notes that come first wait in `early`.
+ */
+interface Members {
+  version: number;
+  others: Set<string>;
+  early: MembershipNote[];
+}
 
 /** A cross-node delivery waiting for the receiving nodes' word. */
 interface Pending {
@@ -29,6 +52,8 @@ export class Delivery {
   private serial = 0;
   /** Deliveries for keys whose session is registered in Redis but not yet in this node's registry. */
   private readonly held = new Map<string, (() => void)[]>();
+  /** The keys this node has sessions of → the other nodes' sessions of each. */
+  private readonly members = new Map<string, Members>();
 
   constructor(
     private readonly nodeId: string,
@@ -51,12 +76,15 @@ export class Delivery {
     } catch {
       return;
     }
-    if ('x' in value) {
-      for (const id of value.x) this.replace(id);
+    const key = channel.slice(this.prefixLength + 1, -3);
+    if ('v' in value) {
+      for (const [id, node] of value.x ?? []) if (node === this.nodeId) this.replace(id);
+      const members = this.members.get(key);
+      if (members && members.version < 0) members.early.push(value);
+      else if (members) this.apply(members, value);
       return;
     }
     if (value.n === this.nodeId) return;
-    const key = channel.slice(this.prefixLength + 1, -3);
     const deliver = () => {
       let ok = false;
       const targets = this.local.sessionsOf(key);
@@ -81,6 +109,41 @@ export class Delivery {
     else if (++pending.refused >= (pending.expected ?? Number.POSITIVE_INFINITY)) this.settle(value.r, false);
   };
 
+  /** This node's first session of `key` is being registered: follow the key's other sessions. */
+  track(key: string): void {
+    if (!this.members.has(key)) this.members.set(key, { version: -1, others: new Set(), early: [] });
+  }
+
+  /** The key's sessions as the registration answered them, at `version`; notes older than that are dropped. */
+  snapshot(key: string, version: number, sessions: readonly (readonly [string, string])[]): void {
+    const members = this.members.get(key);
+    if (!members) return;
+    members.others = new Set(sessions.filter(([, node]) => node !== this.nodeId).map(([id]) => id));
+    members.version = version;
+    for (const note of members.early) this.apply(members, note);
+    members.early = [];
+  }
+
+  /** This node's last session of `key` left. */
+  untrack(key: string): void {
+    this.members.delete(key);
+  }
+
+  private apply(members: Members, note: MembershipNote): void {
+    const version = Number(note.v);
+    if (version <= members.version) return;
+    members.version = version;
+    if (note.j !== undefined && note.n !== this.nodeId) members.others.add(note.j);
+    if (note.l !== undefined) members.others.delete(note.l);
+    for (const [id] of note.x ?? []) members.others.delete(id);
+  }
+
+  /** Whether another node may have a session of `key` (yes while this node's registration is on its way). */
+  private elsewhere(key: string): boolean {
+    const members = this.members.get(key);
+    return members === undefined || members.version < 0 || members.others.size > 0;
+  }
+
   /** A session of `key` is registered in Redis and about to join this node's registry: hold its frames. */
   hold(key: string): void {
     if (!this.held.has(key)) this.held.set(key, []);
@@ -103,7 +166,8 @@ export class Delivery {
     const link = this.link();
     if (!link?.commands.isReady) return undefined;
     if (!answer) {
-      this.publish(this.keys.delivery(key), JSON.stringify({ n: this.nodeId, f: frame }));
+      if (this.elsewhere(key))
+        this.publish(this.keys.delivery(key), JSON.stringify({ n: this.nodeId, f: frame }));
       return undefined;
     }
     const request = `${this.nodeId}:${++this.serial}`;

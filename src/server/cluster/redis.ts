@@ -1,6 +1,6 @@
 import { SignalingError } from '../../errors.js';
 import type { ClusterOptions } from './options.js';
-import { CLUSTER_SCRIPTS, type ScriptReply } from './scripts.js';
+import { CLUSTER_SCRIPTS, type UnregisterReply } from './scripts.js';
 
 /** The node-redis calls a cluster node makes; a standalone client and a Redis Cluster client both have them. */
 export interface RedisCommands {
@@ -21,8 +21,9 @@ export interface RedisCommands {
   pExpire(key: string, ms: number, mode?: 'NX'): Promise<number>;
   pTTL(key: string): Promise<number>;
   sPublish(channel: string, message: string): Promise<number>;
-  register(key: string, args: string[]): Promise<ScriptReply>;
-  unregister(key: string, args: string[]): Promise<ScriptReply>;
+  /** The REGISTER script (scripts.ts): its answer is JSON, a `RegisterReply`. */
+  register(key: string, args: readonly string[]): Promise<string>;
+  unregister(key: string, args: readonly string[]): Promise<UnregisterReply>;
 }
 
 type Listener = (message: string, channel: string) => void;
