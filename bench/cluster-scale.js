@@ -16,7 +16,8 @@
 import { createInterface } from 'node:readline';
 import { createClient } from '@redis/client';
 import { Identity } from '../dist/index.js';
-import { CLUSTER_SCRIPTS } from '../dist/server/cluster/scripts.js';
+import { ClusterKeys } from '../dist/server/cluster/keys.js';
+import { CLUSTER_SCRIPTS, registerCall, unregisterCall } from '../dist/server/cluster/scripts.js';
 import { killHard, startRedis, startServer } from '../scripts/lib/processes.js';
 import { benchClient, connect } from './lib/bench-client.js';
 
@@ -26,6 +27,7 @@ const CHURN_PER_S = Number(process.argv[4] ?? 2000);
 const CHURN_SECONDS = 5;
 const HANDSHAKES = 200;
 const PREFIX = 'signaling-actor:';
+const names = new ClusterKeys(PREFIX);
 
 const redis = await startRedis();
 const seed = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
@@ -99,15 +101,10 @@ async function register(count) {
         const n = serial++;
         const key = `phantom-key-${n}`;
         return Promise.all([
-          writer.hSet(`${PREFIX}{node:${PHANTOM_NODE}}`, `s${n}`, key),
-          writer.register(`${PREFIX}{${key}}`, [
-            `s${n}`,
-            PHANTOM_NODE,
-            String(Date.now()),
-            '16',
-            `${PREFIX}{${key}}:d`,
-            `${PREFIX}{${key}}:p`,
-          ]),
+          writer.hSet(names.nodeIndex(PHANTOM_NODE), `s${n}`, key),
+          writer.register(
+            ...registerCall(names, key, { id: `s${n}`, node: PHANTOM_NODE, at: Date.now(), maxPerKey: 16 }),
+          ),
         ]);
       }),
     );
@@ -117,13 +114,7 @@ async function unregister(first, count) {
   await Promise.all(
     Array.from({ length: count }, (_, i) => {
       const key = `phantom-key-${first + i}`;
-      return writer.unregister(`${PREFIX}{${key}}`, [
-        `s${first + i}`,
-        PHANTOM_NODE,
-        `${PREFIX}{${key}}:d`,
-        `${PREFIX}{${key}}:p`,
-        '60000',
-      ]);
+      return writer.unregister(...unregisterCall(names, key, `s${first + i}`, PHANTOM_NODE));
     }),
   );
 }

@@ -6,9 +6,10 @@ import type { SessionRegistry, Sessions } from '../sessions.js';
 import { Delivery } from './delivery.js';
 import { ClusterKeys } from './keys.js';
 import { Leases } from './leases.js';
-import { type ClusterOptions, DEFAULT_LEASE_MS, REGISTER_WAIT_MS, VERSION_TTL_MS } from './options.js';
+import { type ClusterOptions, DEFAULT_LEASE_MS, REGISTER_WAIT_MS } from './options.js';
 import { PresenceView } from './presence-view.js';
 import { openRedis, type RedisLink } from './redis.js';
+import { type RegisterReply, registerCall, unregisterCall } from './scripts.js';
 
 /**
  * Several reference servers as one, over Redis (the `cluster` option), routed per key: a node keeps
@@ -147,21 +148,25 @@ export class ClusterSessions implements Sessions {
   /** Writes `peer`'s session into its key's hash (and this node's index); closes what the limit replaced here. */
   private async register(link: RedisLink, peer: Peer, maxPerKey = this.maxPerKey): Promise<void> {
     const key = peer.publicKey;
-    await link.commands.hSet(this.names.nodeIndex(this.nodeId), peer.sessionId, key);
-    const reply = await link.commands.register(this.names.sessions(key), [
-      peer.sessionId,
-      this.nodeId,
-      String(this.authenticatedAt.get(peer) ?? Date.now()),
-      String(maxPerKey),
-      this.names.delivery(key),
-      this.names.presence(key),
+    const session = {
+      id: peer.sessionId,
+      node: this.nodeId,
+      at: this.authenticatedAt.get(peer) ?? Date.now(),
+      maxPerKey,
+    };
+    // Pipelined, the index first: a node that dies after sending both leaves nothing a reaper misses.
+    const [, raw] = await Promise.all([
+      link.commands.hSet(this.names.nodeIndex(this.nodeId), peer.sessionId, key),
+      link.commands.register(...registerCall(this.names, key, session)),
     ]);
+    const reply = JSON.parse(raw) as RegisterReply;
+    const version = Number(reply.v);
+    this.delivery.snapshot(key, version, Array.isArray(reply.s) ? reply.s : []);
     if (!this.own.has(peer.sessionId)) return;
     this.registered.add(peer);
-    this.presence.applied(key, Number(reply[0]), true);
-    for (let i = 2; i < reply.length; i += 2) {
-      if (reply[i + 1] === this.nodeId)
-        this.own.get(String(reply[i]))?.close(CloseCode.REPLACED, 'replaced by a newer session');
+    this.presence.applied(key, version, true);
+    for (const [id, node] of Array.isArray(reply.x) ? reply.x : []) {
+      if (node === this.nodeId) this.own.get(id)?.close(CloseCode.REPLACED, 'replaced by a newer session');
     }
   }
 
@@ -181,6 +186,7 @@ export class ClusterSessions implements Sessions {
     const count = this.subscribedKeys.get(key) ?? 0;
     this.subscribedKeys.set(key, count + 1);
     const link = this.link;
+    if (count === 0) this.delivery.track(key);
     if (!link?.commands.isReady) return;
     this.delivery.hold(key);
     const registered = (async () => {
@@ -211,23 +217,25 @@ export class ClusterSessions implements Sessions {
     this.delivery.release(key);
     const left = (this.subscribedKeys.get(key) ?? 1) - 1;
     if (left > 0) this.subscribedKeys.set(key, left);
-    else this.subscribedKeys.delete(key);
+    else {
+      this.subscribedKeys.delete(key);
+      this.delivery.untrack(key);
+    }
     const link = this.link;
     if (!link?.commands.isReady) return;
     const removal = (async () => {
-      const reply = await link.commands.unregister(this.names.sessions(key), [
-        peer.sessionId,
-        this.nodeId,
-        this.names.presence(key),
-        String(VERSION_TTL_MS),
-      ]);
+      const reply = await link.commands.unregister(
+        ...unregisterCall(this.names, key, peer.sessionId, this.nodeId),
+      );
       if (reply[1] === 1) this.presence.applied(key, Number(reply[0]), false);
       await link.commands.hDel(this.names.nodeIndex(this.nodeId), peer.sessionId);
       // Another session of the key may have come meanwhile: it needs the subscription.
       if (!this.subscribedKeys.has(key)) await link.sUnsubscribe([this.names.delivery(key)]);
     })()
-      .catch(() => {
+      .catch((error: unknown) => {
+        // The next renewal rejoins, which removes what this node's index still lists.
         this.needsJoin = true;
+        this.log.warn({ err: String(error), nodeId: this.nodeId }, 'removing a session from redis failed');
       })
       .finally(() => this.removing.delete(removal));
     this.removing.add(removal);

@@ -1,7 +1,7 @@
 import type { Log } from '../logger.js';
 import type { ClusterKeys } from './keys.js';
-import { VERSION_TTL_MS } from './options.js';
 import type { RedisCommands } from './redis.js';
+import { unregisterCall } from './scripts.js';
 
 /**
  * Which nodes are alive: each renews its lease (a score in one sorted set) every lease/3 and reads
@@ -60,12 +60,7 @@ export class Leases {
     const sessions = Object.entries(await redis.hGetAll(index)).filter(([id]) => !except?.has(id));
     await Promise.all(
       sessions.map(async ([id, key]) => {
-        await redis.unregister(this.keys.sessions(key), [
-          id,
-          node,
-          this.keys.presence(key),
-          String(VERSION_TTL_MS),
-        ]);
+        await redis.unregister(...unregisterCall(this.keys, key, id, node));
         await redis.hDel(index, id);
       }),
     );

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { VERSION_TTL_MS } from './options.js';
 
 /**
  * The Lua scripts that change a key's sessions. Each runs atomically on the one Redis (or Cluster
@@ -111,4 +112,34 @@ export interface RegisterReply {
   x: [string, string][] | Record<string, never>;
   /** Every session of the key now, as [session id, node id]. */
   s: [string, string][] | Record<string, never>;
+}
+
+interface KeyNames {
+  sessions(key: string): string;
+  delivery(key: string): string;
+  presence(key: string): string;
+}
+
+/** The hash and ARGV of a REGISTER call: every caller builds them here, in the order the script reads. */
+export function registerCall(
+  names: KeyNames,
+  key: string,
+  session: { id: string; node: string; at: number; maxPerKey: number },
+): [string, string[]] {
+  return [
+    names.sessions(key),
+    [
+      session.id,
+      session.node,
+      String(session.at),
+      String(session.maxPerKey),
+      names.delivery(key),
+      names.presence(key),
+    ],
+  ];
+}
+
+/** The hash and ARGV of an UNREGISTER call (`node` `''`: whichever node the session is on). */
+export function unregisterCall(names: KeyNames, key: string, id: string, node: string): [string, string[]] {
+  return [names.sessions(key), [id, node, names.delivery(key), names.presence(key), String(VERSION_TTL_MS)]];
 }
