@@ -26,8 +26,9 @@ interface MembershipNote {
  */
 interface Members {
   version: number;
-  others: Set<string>;
-  early: MembershipNote[];
+  /** The other nodes' session ids; `undefined` when none (most keys), to keep a session's cost small. */
+  others: string[] | undefined;
+  early: MembershipNote[] | undefined;
 }
 
 /** A cross-node delivery waiting for the receiving nodes' word. */
@@ -80,7 +81,7 @@ export class Delivery {
     if ('v' in value) {
       for (const [id, node] of value.x ?? []) if (node === this.nodeId) this.replace(id);
       const members = this.members.get(key);
-      if (members && members.version < 0) members.early.push(value);
+      if (members && members.version < 0) members.early = [...(members.early ?? []), value];
       else if (members) this.apply(members, value);
       return;
     }
@@ -111,17 +112,18 @@ export class Delivery {
 
   /** This node's first session of `key` is being registered: follow the key's other sessions. */
   track(key: string): void {
-    if (!this.members.has(key)) this.members.set(key, { version: -1, others: new Set(), early: [] });
+    if (!this.members.has(key)) this.members.set(key, { version: -1, others: undefined, early: undefined });
   }
 
   /** The key's sessions as the registration answered them, at `version`; notes older than that are dropped. */
   snapshot(key: string, version: number, sessions: readonly (readonly [string, string])[]): void {
     const members = this.members.get(key);
     if (!members) return;
-    members.others = new Set(sessions.filter(([, node]) => node !== this.nodeId).map(([id]) => id));
+    const others = sessions.filter(([, node]) => node !== this.nodeId).map(([id]) => id);
+    members.others = others.length > 0 ? others : undefined;
     members.version = version;
-    for (const note of members.early) this.apply(members, note);
-    members.early = [];
+    for (const note of members.early ?? []) this.apply(members, note);
+    members.early = undefined;
   }
 
   /** This node's last session of `key` left. */
@@ -133,15 +135,20 @@ export class Delivery {
     const version = Number(note.v);
     if (version <= members.version) return;
     members.version = version;
-    if (note.j !== undefined && note.n !== this.nodeId) members.others.add(note.j);
-    if (note.l !== undefined) members.others.delete(note.l);
-    for (const [id] of note.x ?? []) members.others.delete(id);
+    if (note.j !== undefined && note.n !== this.nodeId && !members.others?.includes(note.j)) {
+      members.others = [...(members.others ?? []), note.j];
+    }
+    const left = note.l === undefined ? note.x?.map(([id]) => id) : [note.l];
+    if (left && members.others) {
+      const others = members.others.filter((id) => !left.includes(id));
+      members.others = others.length > 0 ? others : undefined;
+    }
   }
 
   /** Whether another node may have a session of `key` (yes while this node's registration is on its way). */
   private elsewhere(key: string): boolean {
     const members = this.members.get(key);
-    return members === undefined || members.version < 0 || members.others.size > 0;
+    return members === undefined || members.version < 0 || members.others !== undefined;
   }
 
   /** A session of `key` is registered in Redis and about to join this node's registry: hold its frames. */
