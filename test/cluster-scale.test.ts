@@ -1,3 +1,4 @@
+import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisCluster, startRedisCluster } from '../scripts/lib/redis-cluster.js';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
@@ -45,6 +46,15 @@ const backends: Backend[] = [
   },
 ];
 
+/** Resolves once `check()` resolves true, polling every 20 ms; rejects after `timeout` ms. */
+async function eventually(check: () => Promise<boolean>, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const outcome = (p: Promise<unknown>) =>
   p.then(
     () => 'ack',
@@ -54,6 +64,7 @@ const outcome = (p: Promise<unknown>) =>
 describe.each(backends)('the cluster on $name', (backend) => {
   let stopRedis: () => Promise<void>;
   let redisCluster: RedisCluster | undefined;
+  let backendUrl: string | string[];
   const nodes: ServerProcess[] = [];
   const clients: SignalingClient[] = [];
 
@@ -61,6 +72,7 @@ describe.each(backends)('the cluster on $name', (backend) => {
     ensureDist();
     const started = await backend.start();
     stopRedis = started.stop;
+    backendUrl = started.redis;
     redisCluster = started.cluster;
     const seed = randomSeed();
     for (let i = 0; i < 3; i++) {
@@ -215,6 +227,34 @@ describe.each(backends)('the cluster on $name', (backend) => {
     await until(() => b1.client.actor.getSnapshot().context.closeCode === 4009);
     expect(b2.client.state).toBe('connected');
   });
+
+  it.runIf(!backend.name.includes('Cluster'))(
+    "keeps a key's sessions in one hash under its hash tag and each node's in its index, and an emptied hash only for its version",
+    async () => {
+      const redis = createClient({ url: backendUrl as string, password: PASSWORD });
+      await redis.connect();
+      try {
+        const target = await peer(node(0));
+        const sessionId = target.client.sessionId as string;
+        const hash = `signaling-actor:{${target.key}}`;
+        const held = await redis.hGetAll(hash);
+        expect(Object.keys(held).sort()).toEqual([sessionId, 'v'].sort());
+        expect(held[sessionId]).toMatch(/^[\w-]+\|\d{13}$/);
+        const nodeId = (held[sessionId] as string).split('|')[0];
+        expect(await redis.hGet(`signaling-actor:{node:${nodeId}}`, sessionId)).toBe(target.key);
+        await target.client.disconnect();
+        await eventually(async () => (await redis.hLen(hash)) === 1);
+        expect(Object.keys(await redis.hGetAll(hash))).toEqual(['v']);
+        const ttl = await redis.pTTL(hash);
+        expect(ttl).toBeGreaterThan(86_000_000);
+        expect(ttl).toBeLessThanOrEqual(86_400_000);
+        expect(await redis.hGet(`signaling-actor:{node:${nodeId}}`, sessionId)).toBeNull();
+        expect(nodes.flatMap((n) => n.warnings()).filter((w) => w.includes('failed'))).toEqual([]);
+      } finally {
+        await redis.close();
+      }
+    },
+  );
 
   it.runIf(backend.name.includes('Cluster'))(
     'a Redis master killed -9 while signals stream between nodes: no acked signal lost or delivered twice, acked again within 10 s',
