@@ -69,6 +69,11 @@ export class ClusterSessions implements Sessions {
     );
   }
 
+  /** Whether Redis is reachable for commands and subscriptions: `/healthz` and `redis_up` read it. */
+  get redisReady(): boolean {
+    return this.link?.isReady === true;
+  }
+
   /** This node's registry calls this on each local flip; only while Redis is away is it news here. */
   localChanged(key: string, online: boolean): void {
     if (!this.link?.commands.isReady) this.presence.localFlip(key, online);

@@ -44,6 +44,8 @@ export interface RedisLink {
   readonly commands: RedisCommands;
   /** True when the Redis named is a Redis Cluster (its keys spread over its masters). */
   readonly isCluster: boolean;
+  /** Whether the connections for commands and for subscriptions are both up. */
+  readonly isReady: boolean;
   sSubscribe(channels: string[], listener: Listener): Promise<void>;
   sUnsubscribe(channels: string[]): Promise<void>;
   /** Connects (not awaited by the caller while Redis is away: each client retries by itself). */
@@ -198,6 +200,9 @@ export async function openRedis(options: ClusterOptions, events: RedisEvents): P
   return {
     commands: client,
     isCluster,
+    get isReady() {
+      return client.isReady && subscriber.isReady;
+    },
     sSubscribe: (channels, listener) => subscriber.sSubscribe(channels, listener),
     sUnsubscribe: (channels) => subscriber.sUnsubscribe(channels),
     async connect() {
