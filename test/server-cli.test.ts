@@ -5,12 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity } from '../src/identity/index.js';
 import { decodeIdentityFile } from '../src/node/index.js';
 import { loadIdentityFile } from '../src/node/key-file.js';
 import { verifyServerProof } from '../src/protocol/index.js';
 import { type CliIo, defaultKeyFile, runCli } from '../src/server/cli-commands.js';
 import type { SignalingServer } from '../src/server/index.js';
+import { startRedis } from './helpers/redis.js';
 import { authenticate } from './helpers/server-client.js';
+import { testClient } from './helpers/test-client.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -36,11 +39,20 @@ function io(extra: Partial<CliIo> = {}) {
 }
 
 /** Runs `serve` in-process until `body` is done, then stops it as SIGINT would. */
-async function serving(args: string[], body: (server: SignalingServer) => Promise<void>) {
+function serving(args: string[], body: (server: SignalingServer) => Promise<void>) {
+  return servingWith({}, args, body);
+}
+
+/** {@link serving} with `env` as the process environment. */
+async function servingWith(
+  env: Record<string, string>,
+  args: string[],
+  body: (server: SignalingServer) => Promise<void>,
+) {
   const controller = new AbortController();
   let listening: (server: SignalingServer) => void = () => {};
   const started = new Promise<SignalingServer>((resolve) => (listening = resolve));
-  const streams = io({ signal: controller.signal, onListening: (s) => listening(s) });
+  const streams = io({ signal: controller.signal, onListening: (s) => listening(s), env });
   const exit = runCli(['serve', '--port', '0', ...args], streams.io);
   const server = await Promise.race([
     started,
@@ -118,6 +130,47 @@ describe('signaling-actor serve', () => {
       const streams = io();
       expect(await runCli(['serve', ...args], streams.io)).toBe(2);
       expect(streams.err.join('')).toMatch(/serve/);
+    }
+  });
+
+  it('refuses a bad --redis, or a Redis password it cannot read, naming the flag', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--redis', 'notaurl'], /--redis notaurl: not a redis:\/\/ or rediss:\/\/ URL/],
+      [['--redis', 'redis://127.0.0.1:1', '--redis-password-env', 'SA_NOPE'], /--redis-password-env SA_NOPE/],
+      [['--redis-password-env', 'SA_NOPE'], /--redis-password-env needs --redis/],
+    ];
+    for (const [args, message] of cases) {
+      const streams = io();
+      expect(await runCli(['serve', ...args], streams.io)).toBe(2);
+      expect(streams.err.join('')).toMatch(message);
+    }
+  });
+
+  it('joins a cluster over a Redis that requires a password, read from the variable --redis-password-env names', async () => {
+    const redis = await startRedis({ password: 'from-the-environment' });
+    const keyFile = join(dir, 'cluster-key.json');
+    const args = ['--key-file', keyFile, '--redis', redis.url, '--redis-password-env', 'SA_REDIS_PASSWORD'];
+    const env = { SA_REDIS_PASSWORD: 'from-the-environment' };
+    try {
+      await servingWith(env, args, async (first) => {
+        await servingWith(env, args, async (second) => {
+          const cleanups: (() => unknown)[] = [];
+          try {
+            const a = await testClient(cleanups, first.url, { serverKey: first.publicKey });
+            const identity = await Identity.generate();
+            const b = await testClient(cleanups, second.url, { serverKey: second.publicKey, identity });
+            a.connect();
+            b.connect();
+            await Promise.all([a.ready(), b.ready()]);
+            // Across the two processes: only through the Redis that took the password.
+            await a.send({ type: 'signal', to: identity.publicKey, id: 'across', data: 1 });
+          } finally {
+            await Promise.all(cleanups.map((c) => c()));
+          }
+        });
+      });
+    } finally {
+      await redis.stop();
     }
   });
 

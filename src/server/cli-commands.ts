@@ -34,13 +34,15 @@ export const DEFAULT_PORT = 8787;
 const COMMAND_USAGE = {
   serve: `  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
                         [--key-file FILE] [--passphrase-env VAR] [--log-level info]
-                        [--redis URL [--node-id ID]]
+                        [--redis URL... [--redis-password-env VAR] [--node-id ID]]
       Runs the reference signaling server. On first run it creates its identity in the key file
       (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
       clients can pin its public key. --origin (repeatable, at most 8) names the URLs clients dial
       when that is not the loopback address (e.g. behind a TLS proxy). Logs are JSON lines on stdout.
       --redis makes this process one node of a cluster (start every node with the same key file and
-      --origin list; see docs/cluster.md); --node-id names it in Redis (default: random per start).
+      --origin list; see docs/cluster.md): a redis:// or rediss:// URL, repeatable to name several
+      nodes of a Redis Cluster. --redis-password-env names the variable holding Redis's password
+      (never put it in argv); --node-id names this node in Redis (default: random per start).
 `,
   keygen: `  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
@@ -105,19 +107,26 @@ async function serve(args: string[], io: CliIo): Promise<number> {
       'key-file': { type: 'string' },
       'passphrase-env': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
-      redis: { type: 'string' },
+      redis: { type: 'string', multiple: true },
+      'redis-password-env': { type: 'string' },
       'node-id': { type: 'string' },
     },
     strict: true,
   });
   if (values['node-id'] !== undefined && values.redis === undefined) throw usage('--node-id needs --redis');
+  if (values['redis-password-env'] !== undefined && values.redis === undefined)
+    throw usage('--redis-password-env needs --redis');
+  for (const url of values.redis ?? []) {
+    if (!/^rediss?:\/\/[^/]/.test(url)) throw usage(`--redis ${url}: not a redis:// or rediss:// URL`);
+  }
+  const redisPassword = readSecretEnv('--redis-password-env', values['redis-password-env'], io.env);
   const level = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw usage(`--log-level must be debug, info, warn or error`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0–65535`);
   const keyFile = values['key-file'] ?? defaultKeyFile(io.env);
-  const passphrase = readPassphrase(values['passphrase-env'], io.env);
+  const passphrase = readSecretEnv('--passphrase-env', values['passphrase-env'], io.env);
   const identity = await loadOrCreateIdentityFile(keyFile, passphrase === undefined ? {} : { passphrase });
 
   const server = await createSignalingServer({
@@ -128,7 +137,13 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     ...(values.origin ? { origins: values.origin } : {}),
     logger: jsonLineLogger(io.stdout, { level }),
     ...(values.redis
-      ? { cluster: { redis: values.redis, ...(values['node-id'] ? { nodeId: values['node-id'] } : {}) } }
+      ? {
+          cluster: {
+            redis: values.redis.length === 1 ? (values.redis[0] as string) : values.redis,
+            ...(redisPassword === undefined ? {} : { password: redisPassword }),
+            ...(values['node-id'] ? { nodeId: values['node-id'] } : {}),
+          },
+        }
       : {}),
   });
   io.stderr(`signaling-actor listening on ${server.url}\n`);
@@ -154,7 +169,7 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
     },
     strict: true,
   });
-  const passphrase = readPassphrase(values['passphrase-env'], io.env);
+  const passphrase = readSecretEnv('--passphrase-env', values['passphrase-env'], io.env);
   const identity = await Identity.generate({ extractable: true });
   if (values.out) {
     try {
@@ -187,13 +202,15 @@ export function defaultKeyFile(env: Record<string, string | undefined>): string 
   return join(base, 'signaling-actor', 'server-key.json');
 }
 
-function readPassphrase(
+/** The secret in the environment variable `variable` that `flag` names (secrets never come from argv). */
+function readSecretEnv(
+  flag: string,
   variable: string | undefined,
   env: Record<string, string | undefined>,
 ): string | undefined {
   if (variable === undefined) return undefined;
   const value = env[variable];
-  if (!value) throw usage(`--passphrase-env ${variable}: that environment variable is empty or unset`);
+  if (!value) throw usage(`${flag} ${variable}: that environment variable is empty or unset`);
   return value;
 }
 

@@ -5,13 +5,7 @@ import { pooledRandomBytes } from '../node-ed25519.js';
 import { createServerProof, verifyChallenge } from '../protocol/auth.js';
 import { encodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
-import type {
-  ApplicationMessage,
-  AuthErrorCode,
-  AuthResponse,
-  IceServer,
-  SignalOut,
-} from '../protocol/messages.js';
+import type { ApplicationMessage, AuthErrorCode, IceServer, SignalOut } from '../protocol/messages.js';
 import { validateMessage } from '../protocol/parse.js';
 import { validateIceServer } from '../stun/validate.js';
 import type { HandshakeQueue } from './handshake-queue.js';
@@ -302,15 +296,24 @@ export class Connection implements Peer {
       ? await Promise.all([proof, this.askIceServers(result.publicKey, context)])
       : [await proof, undefined];
     if (this.state !== 'verifying') return;
-    this.accept(result.response, signature, iceServers);
+    this.publicKey = result.response.publicKey;
+    this.sessionId = encodeBase64url(pooledRandomBytes(16));
+    const { sessions } = this.ctx;
+    if (sessions.announce) {
+      // A cluster registers the session before auth.ok: whatever any node is asked next sees it.
+      await sessions.announce(this, options.maxSessionsPerKey);
+      if (this.state !== 'verifying') {
+        sessions.remove(this);
+        return;
+      }
+    }
+    this.accept(signature, iceServers);
   }
 
-  private accept(response: AuthResponse, signature: string, iceServers: IceServer[] | undefined): void {
+  private accept(signature: string, iceServers: IceServer[] | undefined): void {
     this.state = 'open';
     this.request = undefined;
     this.nonce = SPENT_NONCE;
-    this.publicKey = response.publicKey;
-    this.sessionId = encodeBase64url(pooledRandomBytes(16));
     this.ws.send(
       JSON.stringify({
         type: 'auth.ok',

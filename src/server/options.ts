@@ -11,7 +11,7 @@ import {
 } from '../protocol/constants.js';
 import type { ApplicationMessage, HeartbeatSettings, IceServer } from '../protocol/messages.js';
 import { normalizeOrigin } from '../protocol/origin.js';
-import type { ClusterOptions } from './cluster.js';
+import type { ClusterOptions } from './cluster/index.js';
 import type { ServerLogger } from './logger.js';
 
 /** One authenticated socket, as `onMessage` sees it. */
@@ -242,10 +242,18 @@ function atLeast(name: string, value: number, min: number): number {
 
 function checkCluster(cluster: ClusterOptions): ClusterOptions {
   const { redis } = cluster;
-  if (
-    !(typeof redis === 'string' ? /^rediss?:\/\//.test(redis) : typeof redis === 'object' && redis !== null)
-  ) {
-    throw new SignalingError('invalid-option', '`cluster.redis` must be a redis:// URL or client options');
+  const isUrl = (value: unknown) => typeof value === 'string' && /^rediss?:\/\/[^/]/.test(value);
+  const valid = Array.isArray(redis)
+    ? redis.length > 0 && redis.every(isUrl)
+    : isUrl(redis) || (typeof redis === 'object' && redis !== null);
+  if (!valid) {
+    throw new SignalingError(
+      'invalid-option',
+      '`cluster.redis` must be a redis:// or rediss:// URL, a non-empty list of them, or client options',
+    );
+  }
+  if (cluster.password !== undefined && typeof cluster.password !== 'string') {
+    throw new SignalingError('invalid-option', '`cluster.password` must be a string');
   }
   if (cluster.leaseMs !== undefined) positive('cluster.leaseMs', cluster.leaseMs);
   return cluster;

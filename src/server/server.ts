@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { decodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, KEY_BYTES, MAX_ORIGINS } from '../protocol/constants.js';
 import { normalizeOrigin } from '../protocol/origin.js';
-import { ClusterSessions, SharedFailureRateLimiter } from './cluster.js';
+import { ClusterSessions, SharedFailureRateLimiter } from './cluster/index.js';
 import { Connection, type ServerContext } from './connection.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { Log } from './logger.js';
@@ -95,7 +95,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     resolved.cluster &&
     new ClusterSessions(registry, (key, online) => presence.changed(key, online), log, resolved.cluster);
   const sessions: Sessions = cluster ?? registry;
-  const presence = new PresenceHub((key) => sessions.isOnline(key));
+  const presence = new PresenceHub(cluster ? cluster.presence : { state: (key) => registry.isOnline(key) });
   const limiter =
     resolved.rateLimit === false
       ? undefined

@@ -25,7 +25,7 @@ export interface ServerProcessOptions {
   /** Further URLs clients dial (e.g. a fault proxy's), besides the loopback ones of the port. */
   origins?: string[];
   /** One node of a cluster over this Redis. */
-  cluster?: { redis: string; leaseMs?: number; nodeId?: string };
+  cluster?: { redis: string | string[]; password?: string; leaseMs?: number; nodeId?: string };
   limits?: { maxSessionsPerKey?: number };
   /** Warn and error records on stderr, read back with {@link ServerProcess.warnings}. */
   logWarnings?: boolean;

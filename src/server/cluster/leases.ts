@@ -1,0 +1,82 @@
+import type { Log } from '../logger.js';
+import type { ClusterKeys } from './keys.js';
+import type { RedisCommands } from './redis.js';
+import { unregisterCall } from './scripts.js';
+
+/**
+ * Which nodes are alive: each renews its lease (a score in one sorted set) every lease/3 and reads
+ * the others' back, O(nodes). A node whose lease ended is reaped by one survivor (a lock with expiry
+ * picks it; if that survivor dies too, the lock lapses and another finishes): through the dead node's
+ * index, each of its sessions is removed by the same script a node uses for its own, so each key's
+ * watchers hear it went offline. No node scans the cluster's sessions.
+ */
+export class Leases {
+  /** Other nodes → the end of their lease (ms since the epoch), as of the last renewal. */
+  private readonly ends = new Map<string, number>();
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly leaseMs: number,
+    private readonly keys: ClusterKeys,
+    private readonly log: Log,
+  ) {}
+
+  /** Whether `node` renewed its lease in time at the last look (this node always is). */
+  isLive(node: string, now = Date.now()): boolean {
+    return node === this.nodeId || (this.ends.get(node) ?? 0) > now;
+  }
+
+  /** How many nodes this node saw alive at its last renewal, itself included. */
+  get liveNodes(): number {
+    return this.ends.size + 1;
+  }
+
+  /**
+   * Renews this node's lease and reaps nodes whose lease ended before `now`. `now` is when the renewal
+   * was due, not when Redis answered: after a freeze of Redis, every node's queued renewal lands before
+   * any node reads the leases, so none is taken for dead.
+   */
+  async renew(redis: RedisCommands, now: number): Promise<void> {
+    await redis.zAdd(this.keys.nodes, { score: now + this.leaseMs, value: this.nodeId });
+    this.ends.clear();
+    for (const { value: node, score } of await redis.zRangeWithScores(this.keys.nodes, 0, -1)) {
+      if (node === this.nodeId) continue;
+      if (score > now) this.ends.set(node, score);
+      else await this.reap(redis, node);
+    }
+  }
+
+  /** Removes `node`'s sessions (unless another survivor is at it) and then its lease. */
+  async reap(redis: RedisCommands, node: string, except?: ReadonlySet<string>): Promise<void> {
+    const mine = node === this.nodeId;
+    if (!mine) {
+      const lock = await redis.set(this.keys.reaping(node), this.nodeId, {
+        condition: 'NX',
+        expiration: { type: 'PX', value: this.leaseMs },
+      });
+      if (lock === null) return;
+    }
+    const index = this.keys.nodeIndex(node);
+    const sessions = Object.entries(await redis.hGetAll(index)).filter(([id]) => !except?.has(id));
+    await Promise.all(
+      sessions.map(async ([id, key]) => {
+        await redis.unregister(...unregisterCall(this.keys, key, id, node));
+        await redis.hDel(index, id);
+      }),
+    );
+    if (mine) return;
+    await redis.del(index);
+    await redis.zRem(this.keys.nodes, node);
+    this.log.warn(
+      { nodeId: node, sessions: sessions.length },
+      'node lease expired: its sessions are offline',
+    );
+  }
+
+  /** Leaves: this node's lease is gone at once (its sessions were removed one by one as they closed). */
+  async leave(redis: RedisCommands): Promise<void> {
+    await this.reap(redis, this.nodeId);
+    await redis.del(this.keys.nodeIndex(this.nodeId));
+    await redis.zRem(this.keys.nodes, this.nodeId);
+  }
+}
