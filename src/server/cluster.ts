@@ -109,6 +109,11 @@ export class ClusterSessions implements Sessions {
     this.prefix = options.prefix ?? 'signaling-actor:';
   }
 
+  /** Whether both Redis connections (commands and subscriptions) are up: `/healthz` and `redis_up` read it. */
+  get redisReady(): boolean {
+    return this.redis?.isReady === true && this.subscriber?.isReady === true;
+  }
+
   /** This node's registry calls this on each local flip; it is a cluster flip unless another node has the key. */
   localChanged(key: string, online: boolean): void {
     if (!this.remoteByKey.has(key)) this.changed(key, online);
