@@ -29,6 +29,10 @@ export interface ServerProcessOptions {
   limits?: { maxSessionsPerKey?: number };
   /** Warn and error records on stderr, read back with {@link ServerProcess.warnings}. */
   logWarnings?: boolean;
+  /** Serve `GET /metrics` (Prometheus). */
+  metrics?: boolean;
+  /** How long SIGTERM's drain spreads its 1012 closes over, ms (SIGINT closes at once). Default 10000. */
+  drainMs?: number;
 }
 
 export interface ServerProcess {
