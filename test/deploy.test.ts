@@ -208,6 +208,7 @@ describe('examples/deploy/signaling-actor.service', () => {
 describe('the metrics the docs and the Prometheus files name', () => {
   let redis: RedisProcess;
   let exposition = '';
+  let health: Record<string, unknown> = {};
   beforeAll(async () => {
     redis = await startRedis();
     // A cluster node, so the Redis gauge is there too.
@@ -218,6 +219,7 @@ describe('the metrics the docs and the Prometheus files name', () => {
     });
     try {
       exposition = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      health = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json();
     } finally {
       await server.close();
     }
@@ -244,6 +246,11 @@ describe('the metrics the docs and the Prometheus files name', () => {
     const named = [...new Set(read(file).match(METRIC) ?? [])];
     expect(named.length).toBeGreaterThan(0);
     expect(named.filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  it('a cluster node reports its Redis: /healthz says ready, signaling_actor_redis_up is 1', () => {
+    expect(health.cluster).toMatchObject({ nodeId: expect.any(String), redis: 'ready' });
+    expect(exposition).toMatch(/^signaling_actor_redis_up 1$/m);
   });
 
   it('the scrape config reads /metrics and loads these rules', () => {

@@ -140,68 +140,65 @@ export class ServerMetrics {
       );
     }
 
-    const handshakes = new prom.Counter({
-      name: `${PREFIX}handshakes_total`,
-      help: 'Finished handshakes by outcome (accepted, refused, error) and refusal code.',
-      labelNames: ['outcome', 'code'],
-      registers,
-    });
-    // Every series exists from the start (at 0), so rates and alerts see them before the first event.
-    this.handshakes = Object.fromEntries([
-      ['accepted', handshakes.labels('accepted', '')],
-      ['server-error', handshakes.labels('error', 'server-error')],
-      ...REFUSALS.map((code) => [code, handshakes.labels('refused', code)]),
-    ]);
-    for (const child of Object.values(this.handshakes)) child.inc(0);
-    this.handshakeSeconds = new prom.Histogram({
-      name: `${PREFIX}handshake_duration_seconds`,
-      help: 'From the socket opening to auth.ok sent, of accepted handshakes.',
-      buckets: SECONDS_BUCKETS,
-      registers,
-    });
+    /** A counter whose series (name → label values) exist from the start at 0, so rates and alerts see them. */
+    const counter = <K extends string>(
+      name: string,
+      help: string,
+      labelNames: string[],
+      series: Record<K, string[]>,
+    ): Record<K, Prom.Counter.Internal> => {
+      const metric = new prom.Counter({ name: PREFIX + name, help, labelNames, registers });
+      const children = {} as Record<K, Prom.Counter.Internal>;
+      for (const [key, values] of Object.entries(series) as [K, string[]][]) {
+        children[key] = metric.labels(...values);
+        children[key].inc(0);
+      }
+      return children;
+    };
+    const histogram = (name: string, help: string) =>
+      new prom.Histogram({ name: PREFIX + name, help, buckets: SECONDS_BUCKETS, registers });
 
-    const signals = new prom.Counter({
-      name: `${PREFIX}signals_total`,
-      help: 'Relayed signals by the answer their sender got: acked, peer-offline, too-large.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.signals = Object.fromEntries(
-      Object.values(SIGNAL_LABEL).map((label) => [label, signals.labels(label)]),
+    this.handshakes = counter(
+      'handshakes_total',
+      'Finished handshakes by outcome (accepted, refused, error) and refusal code.',
+      ['outcome', 'code'],
+      {
+        accepted: ['accepted', ''],
+        'server-error': ['error', 'server-error'],
+        ...Object.fromEntries(REFUSALS.map((code) => [code, ['refused', code]])),
+      },
     );
-    for (const child of Object.values(this.signals)) child.inc(0);
-
-    const refused = new prom.Counter({
-      name: `${PREFIX}connections_refused_total`,
-      help: 'Sockets refused before their handshake: full (limits.maxConnections, 1013), draining (HTTP 503).',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.refusals = { full: refused.labels('full'), draining: refused.labels('draining') };
-    for (const child of Object.values(this.refusals)) child.inc(0);
+    this.handshakeSeconds = histogram(
+      'handshake_duration_seconds',
+      'From the socket opening to auth.ok sent, of accepted handshakes.',
+    );
+    this.signals = counter(
+      'signals_total',
+      'Relayed signals by the answer their sender got: acked, peer-offline, too-large.',
+      ['outcome'],
+      Object.fromEntries(Object.values(SIGNAL_LABEL).map((label) => [label, [label]])),
+    );
+    this.refusals = counter(
+      'connections_refused_total',
+      'Sockets refused before their handshake: full (limits.maxConnections, 1013), draining (HTTP 503).',
+      ['reason'],
+      { full: ['full'], draining: ['draining'] },
+    );
     this.slowReaders = new prom.Counter({
       name: `${PREFIX}slow_reader_closes_total`,
       help: 'Sockets closed 1013 because their send buffer passed limits.maxBufferedBytes.',
       registers,
     });
-
-    const crossNode = new prom.Counter({
-      name: `${PREFIX}cross_node_deliveries_total`,
-      help: 'Signals handed to other nodes whose answer the ack waited for, by whether a session there took it.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.crossNode = {
-      delivered: crossNode.labels('delivered'),
-      undelivered: crossNode.labels('undelivered'),
-    };
-    for (const child of Object.values(this.crossNode)) child.inc(0);
-    this.crossNodeSeconds = new prom.Histogram({
-      name: `${PREFIX}cross_node_delivery_duration_seconds`,
-      help: 'From handing a signal to the other nodes to their answer.',
-      buckets: SECONDS_BUCKETS,
-      registers,
-    });
+    this.crossNode = counter(
+      'cross_node_deliveries_total',
+      'Signals handed to other nodes whose answer the ack waited for, by whether a session there took it.',
+      ['outcome'],
+      { delivered: ['delivered'], undelivered: ['undelivered'] },
+    );
+    this.crossNodeSeconds = histogram(
+      'cross_node_delivery_duration_seconds',
+      'From handing a signal to the other nodes to their answer.',
+    );
   }
 
   /** The metrics in Prometheus' text format. */
