@@ -369,7 +369,7 @@ async function main() {
     const ok = memRatio === undefined || memRatio <= 1.5;
     console.log(ok ? 'memory goal met' : 'GOAL MISSED');
     stopping = true;
-    server.child.kill('SIGINT');
+    server.child.kill('SIGTERM');
     process.exitCode = ok ? 0 : 1;
     return;
   }
@@ -429,6 +429,6 @@ async function main() {
     honest;
   console.log(ok ? 'all goals met' : 'GOAL MISSED');
   stopping = true;
-  server.child.kill('SIGINT');
+  server.child.kill('SIGTERM');
   process.exitCode = ok ? 0 : 1;
 }

@@ -183,7 +183,7 @@ const outOfOrder = ab.outOfOrder + ba.outOfOrder;
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
 await Promise.all([a.client.disconnect(), b.client.disconnect()]);
-for (const server of servers) server.child.kill('SIGINT');
+for (const server of servers) server.child.kill('SIGTERM');
 redis?.child.kill('SIGKILL');
 
 process.stdout.write(

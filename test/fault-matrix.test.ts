@@ -126,14 +126,14 @@ describe('the server process dies (kill -9) and comes back on the same port', ()
     expect(c.sessionId).toBeDefined();
   });
 
-  it('a SIGINT (graceful 1001, going away) → reconnecting; restart → connected', async () => {
+  it('a SIGTERM (graceful 1001, going away) → reconnecting; restart → connected', async () => {
     const s = await server();
     const c = await client({ url: s.url, serverKey: s.publicKey });
     const w = watch(c);
     c.connect();
     await w.reach('connected');
     const next = w.reach('reconnecting');
-    await s.kill('SIGINT');
+    await s.kill('SIGTERM');
     const t = await next;
     expect(t.closeCode).toBe(1001);
     await s.restart();

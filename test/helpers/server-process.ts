@@ -31,7 +31,7 @@ export interface ServerProcessOptions {
   logWarnings?: boolean;
   /** Serve `GET /metrics` (Prometheus). */
   metrics?: boolean;
-  /** How long SIGTERM's drain spreads its 1012 closes over, ms (SIGINT closes at once). Default 10000. */
+  /** SIGTERM drains, spreading its 1012 closes over this many ms; without it (and on SIGINT) it closes at once (1001). */
   drainMs?: number;
 }
 
