@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Identity } from '../src/identity/index.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
-import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
+import type { SignalingServer } from '../src/server/index.js';
 import { cleanupsFailingOnUnhandled } from './helpers/case-cleanup.js';
 import { watch } from './helpers/client-watch.js';
 import { authenticate, RawClient } from './helpers/server-client.js';
