@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { Identity } from '../src/identity/index.js';
 import { decodeIdentityFile } from '../src/node/index.js';
 import { loadIdentityFile } from '../src/node/key-file.js';
@@ -126,7 +127,7 @@ describe('signaling-actor serve', () => {
   });
 
   it('rejects bad options with exit code 2 and usage errors on stderr', async () => {
-    for (const args of [['--port', 'x'], ['--bogus'], ['--log-level', 'loud']]) {
+    for (const args of [['--port', 'x'], ['--bogus'], ['--log-level', 'loud'], ['--drain-ms', '1.5']]) {
       const streams = io();
       expect(await runCli(['serve', ...args], streams.io)).toBe(2);
       expect(streams.err.join('')).toMatch(/serve/);
@@ -172,6 +173,19 @@ describe('signaling-actor serve', () => {
     } finally {
       await redis.stop();
     }
+  });
+
+  it('answers /healthz and /readyz on its port, and /metrics with --metrics', async () => {
+    const keyFile = join(dir, 'probes.json');
+    await serving(['--key-file', keyFile, '--metrics'], async (server) => {
+      const base = `http://127.0.0.1:${server.port}`;
+      expect(await (await fetch(`${base}/healthz`)).json()).toMatchObject({ ready: true, sessions: 0 });
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`${base}/metrics`)).text()).toContain('\nsignaling_actor_sessions 0\n');
+    });
+    await serving(['--key-file', keyFile], async (server) => {
+      expect((await fetch(`http://127.0.0.1:${server.port}/metrics`)).status).toBe(426);
+    });
   });
 
   it('fails with exit code 1 and the error code when the key file is corrupt', async () => {
@@ -262,11 +276,12 @@ describe('the built executable', () => {
     await rm(packageDir, { recursive: true, force: true });
   });
 
-  it.each(['SIGINT', 'SIGTERM'] as const)('closes clients with 1001 and exits 0 on %s', async (signal) => {
-    const keyFile = join(dir, `exe-${signal}.json`);
+  /** Starts the executable's `serve` with `args` and resolves with it and its URL once it listens. */
+  async function serveExecutable(name: string, args: string[] = []) {
+    const keyFile = join(dir, `exe-${name}.json`);
     const child: ChildProcess = spawn(
       process.execPath,
-      [cli, 'serve', '--port', '0', '--key-file', keyFile],
+      [cli, 'serve', '--port', '0', '--key-file', keyFile, ...args],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -280,10 +295,42 @@ describe('the built executable', () => {
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
     });
-    const { client } = await authenticate(url);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill(signal);
+    return { child, url, exited };
+  }
+
+  it('SIGINT closes clients with 1001 at once and exits 0', async () => {
+    const { child, url, exited } = await serveExecutable('sigint');
+    const { client } = await authenticate(url);
+    child.kill('SIGINT');
     expect((await client.waitClosed()).code).toBe(1001);
     expect(await exited).toBe(0);
+  });
+
+  it('SIGTERM drains: /readyz 503 at once, clients closed 1012 over --drain-ms, exit 0; a second SIGTERM exits at once', async () => {
+    const { child, url, exited } = await serveExecutable('sigterm', ['--drain-ms', '400']);
+    const port = new URL(url).port;
+    const sessions = await Promise.all([0, 1].map(() => authenticate(url)));
+    const started = performance.now();
+    child.kill('SIGTERM');
+    // Not ready from the moment the signal lands, while the sessions are still being closed.
+    let ready = 200;
+    while (ready === 200) ready = (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+    expect(ready).toBe(503);
+    expect(sessions[1]?.client.ws.readyState).toBe(WebSocket.OPEN);
+    const closes = await Promise.all(sessions.map(({ client }) => client.waitClosed()));
+    expect(closes.map((c) => c.code)).toEqual([1012, 1012]);
+    expect(await exited).toBe(0);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+
+    const again = await serveExecutable('sigterm-twice', ['--drain-ms', '60000']);
+    const { client } = await authenticate(again.url);
+    const { client: other } = await authenticate(again.url);
+    again.child.kill('SIGTERM');
+    // The first session is closed at once; the second would wait 30 s, but a second SIGTERM ends it now.
+    expect((await client.waitClosed()).code).toBe(1012);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(1);
+    expect((await other.waitClosed()).code).toBe(1006);
   });
 });

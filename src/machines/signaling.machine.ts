@@ -219,6 +219,13 @@ export const signalingMachine = setup({
       if (action?.kind === 'retry-now' && !context.immediateRetryUsed) {
         return { attempt, retryIn: 0, immediateRetryUsed: true, retryAfter: undefined };
       }
+      if (action?.kind === 'restart') {
+        // A draining server spreads its closes already: the first step's jitter is enough, no attempt counts.
+        return {
+          retryIn: backoffDelay(context.config.backoff, 0, 0, context.config.random),
+          retryAfter: undefined,
+        };
+      }
       let delay = backoffDelay(
         context.config.backoff,
         attempt - 1,

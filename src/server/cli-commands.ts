@@ -2,7 +2,6 @@
  * The `signaling-actor` command line: `serve` runs the reference server, `keygen` makes an identity.
  * Kept apart from `cli.ts` (the executable) so tests can run it in-process with their own streams.
  */
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,7 +10,8 @@ import { Identity } from '../identity/identity.js';
 import { encodeIdentityFile, loadOrCreateIdentityFile, saveIdentityFile } from '../node/key-file.js';
 import { runDemo } from './demo.js';
 import { jsonLineLogger, type LogLevel } from './logger.js';
-import { createSignalingServer, type SignalingServer } from './server.js';
+import { createSignalingServer, DEFAULT_DRAIN_MS, type SignalingServer } from './server.js';
+import { packageVersion } from './version.js';
 
 /** The process around the CLI: streams, environment, stop signal; injectable so tests run it in-process. */
 export interface CliIo {
@@ -21,7 +21,11 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Environment: `XDG_CONFIG_HOME`/`HOME` for the default key path, the variable `--passphrase-env` names. */
   env: Record<string, string | undefined>;
-  /** Stops `serve` gracefully; the executable wires SIGINT/SIGTERM to it. */
+  /**
+   * Stops `serve`: aborted with the reason `'SIGINT'` it closes every session at once (1001); with any
+   * other reason (the executable's SIGTERM) it drains over `--drain-ms` (1012). The executable wires
+   * SIGINT and SIGTERM to it.
+   */
   signal?: AbortSignal;
   /** Called once `serve` listens (tests read the port from it). */
   onListening?: (server: SignalingServer) => void;
@@ -35,6 +39,7 @@ const COMMAND_USAGE = {
   serve: `  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
                         [--key-file FILE] [--passphrase-env VAR] [--log-level info]
                         [--redis URL... [--redis-password-env VAR] [--node-id ID]]
+                        [--metrics] [--drain-ms ${DEFAULT_DRAIN_MS}]
       Runs the reference signaling server. On first run it creates its identity in the key file
       (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
       clients can pin its public key. --origin (repeatable, at most 8) names the URLs clients dial
@@ -43,6 +48,10 @@ const COMMAND_USAGE = {
       --origin list; see docs/cluster.md): a redis:// or rediss:// URL, repeatable to name several
       nodes of a Redis Cluster. --redis-password-env names the variable holding Redis's password
       (never put it in argv); --node-id names this node in Redis (default: random per start).
+      GET /healthz and GET /readyz answer on the same port; --metrics adds GET /metrics for
+      Prometheus (needs prom-client installed). SIGTERM drains: /readyz and new upgrades get 503,
+      sessions are closed with 1012 spread over --drain-ms, then it exits 0; SIGINT closes them at
+      once (1001); a second signal exits at once. See docs/operations.md.
 `,
   keygen: `  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
@@ -110,6 +119,8 @@ async function serve(args: string[], io: CliIo): Promise<number> {
       redis: { type: 'string', multiple: true },
       'redis-password-env': { type: 'string' },
       'node-id': { type: 'string' },
+      metrics: { type: 'boolean', default: false },
+      'drain-ms': { type: 'string', default: String(DEFAULT_DRAIN_MS) },
     },
     strict: true,
   });
@@ -125,6 +136,10 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     throw usage(`--log-level must be debug, info, warn or error`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0–65535`);
+  const drainMs = Number(values['drain-ms']);
+  if (!/^\d+$/.test(values['drain-ms']) || !Number.isSafeInteger(drainMs)) {
+    throw usage('--drain-ms must be a whole number of milliseconds');
+  }
   const keyFile = values['key-file'] ?? defaultKeyFile(io.env);
   const passphrase = readSecretEnv('--passphrase-env', values['passphrase-env'], io.env);
   const identity = await loadOrCreateIdentityFile(keyFile, passphrase === undefined ? {} : { passphrase });
@@ -136,6 +151,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     path: values.path,
     ...(values.origin ? { origins: values.origin } : {}),
     logger: jsonLineLogger(io.stdout, { level }),
+    metrics: values.metrics,
     ...(values.redis
       ? {
           cluster: {
@@ -154,8 +170,13 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     if (io.signal?.aborted) resolve();
     io.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
-  io.stderr('shutting down…\n');
-  await server.close();
+  if (io.signal?.reason === 'SIGINT') {
+    io.stderr('shutting down…\n');
+    await server.close();
+  } else {
+    io.stderr(`draining: closing ${server.stats().connections} connections over ${drainMs} ms…\n`);
+    await server.drain({ within: drainMs });
+  }
   return 0;
 }
 
@@ -236,13 +257,4 @@ function isUsageError(error: unknown): boolean {
 function describe(error: unknown): string {
   if (isSignalingError(error)) return `${error.message} (${error.code})`;
   return error instanceof Error ? error.message : String(error);
-}
-
-function packageVersion(): string {
-  try {
-    const url = new URL('../../package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }

@@ -10,6 +10,7 @@ import { validateMessage } from '../protocol/parse.js';
 import { validateIceServer } from '../stun/validate.js';
 import type { HandshakeQueue } from './handshake-queue.js';
 import { keyPrefix, type Log } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
 import type { AuthContext, ResolvedOptions, SessionHandle } from './options.js';
 import type { Peer } from './peer.js';
 import type { PresenceHub } from './presence.js';
@@ -31,6 +32,8 @@ export interface ServerContext {
   /** Where handshakes wait for their verification (a time budget per event-loop turn). */
   readonly handshakes: HandshakeQueue;
   readonly log: Log;
+  /** Prometheus metrics, with the `metrics` option. */
+  readonly metrics: ServerMetrics | undefined;
   /** Every open socket, authenticated or not, until its `close` event. */
   readonly connections: Set<Connection>;
   /** Called when a socket has fully closed (the server's `close()` waits on these). */
@@ -146,6 +149,7 @@ export class Connection implements Peer {
         { connection: this.id, sessionId: this.sessionId, buffered: this.ws.bufferedAmount },
         'slow reader: send buffer full, closing 1013',
       );
+      this.ctx.metrics?.slowReader();
       this.close(CloseCode.TRY_LATER, 'send buffer full');
       return false;
     }
@@ -243,6 +247,7 @@ export class Connection implements Peer {
           { connection: this.id, err: errorMessage(error) },
           'handshake failed unexpectedly',
         );
+        this.ctx.metrics?.handshakeFailed();
         this.close(CloseCode.SERVER_ERROR, 'server error');
       }),
     );
@@ -332,6 +337,7 @@ export class Connection implements Peer {
       },
       'authenticated',
     );
+    this.ctx.metrics?.handshakeAccepted(Date.now() - this.openedAt);
     const replaced = this.ctx.sessions.add(this, this.ctx.options.maxSessionsPerKey);
     for (const old of replaced) old.close(CloseCode.REPLACED, 'replaced by a newer session');
   }
@@ -386,6 +392,8 @@ export class Connection implements Peer {
   ): void {
     if (this.state === 'closed') return;
     if (charged) this.ctx.limiter?.recordFailure(this.address);
+    // A second auth.response after auth.ok ends a session, not a handshake.
+    if (this.state !== 'open') this.ctx.metrics?.handshakeRefused(code);
     this.ctx.log.info(
       { connection: this.id, address: this.address, code, closeCode, reason },
       'handshake refused',
@@ -424,9 +432,16 @@ export class Connection implements Peer {
       case 'ping':
         this.send(`{"type":"pong","t":${message.t as number}}`);
         return;
-      case 'signal':
-        relaySignal(this, message as SignalOut, this.ctx.sessions, this.ctx.options.maxMessageBytes);
+      case 'signal': {
+        const outcome = relaySignal(
+          this,
+          message as SignalOut,
+          this.ctx.sessions,
+          this.ctx.options.maxMessageBytes,
+        );
+        this.ctx.metrics?.signal(outcome);
         return;
+      }
       case 'presence.subscribe':
         if (!this.ctx.presence.subscribe(this, message.keys as string[])) this.sendError('too-many-keys');
         return;

@@ -17,8 +17,10 @@ export type {
   SessionHandle,
   SignalingServerOptions,
 } from './options.js';
+export type { NotReadyReason, SignalingServerHealth } from './probes.js';
 export {
   createSignalingServer,
+  DEFAULT_DRAIN_MS,
   type SignalingServer,
   type SignalingServerStats,
 } from './server.js';

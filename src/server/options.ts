@@ -100,6 +100,12 @@ export interface SignalingServerOptions {
    * same `identity` and the same `origins`. See docs/cluster.md. Default: a single node, no Redis.
    */
   cluster?: ClusterOptions;
+  /**
+   * Serve Prometheus metrics at `GET /metrics` on the server's own port (needs `prom-client` installed;
+   * attached to your `server`, `handleRequest` answers it). Off by default: the port is public, so
+   * restrict the path at your proxy or firewall. docs/operations.md lists the metrics. Default `false`.
+   */
+  metrics?: boolean;
 }
 
 /** The server's resource limits (`limits` of {@link SignalingServerOptions}). */
@@ -160,6 +166,7 @@ export interface ResolvedOptions {
     | false;
   logger: ServerLogger | undefined;
   cluster: ClusterOptions | undefined;
+  metrics: boolean;
 }
 
 /** Fills in defaults and validates `options`. @throws SignalingError `invalid-key`, `invalid-option`, `invalid-origin` */
@@ -220,6 +227,7 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
           },
     logger: options.logger,
     cluster: options.cluster && checkCluster(options.cluster),
+    metrics: flag('metrics', options.metrics),
   };
 }
 
@@ -231,6 +239,13 @@ function positive(name: string, value: number, allowZero = false): number {
     );
   }
   return value;
+}
+
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new SignalingError('invalid-option', `\`${name}\` must be true or false`);
+  }
+  return value === true;
 }
 
 function atLeast(name: string, value: number, min: number): number {

@@ -29,6 +29,10 @@ export interface ServerProcessOptions {
   limits?: { maxSessionsPerKey?: number };
   /** Warn and error records on stderr, read back with {@link ServerProcess.warnings}. */
   logWarnings?: boolean;
+  /** Serve `GET /metrics` (Prometheus). */
+  metrics?: boolean;
+  /** SIGTERM drains, spreading its 1012 closes over this many ms; without it (and on SIGINT) it closes at once (1001). */
+  drainMs?: number;
 }
 
 export interface ServerProcess {
