@@ -68,7 +68,8 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
 
   const own = resolved.server === undefined;
   const http: HttpServer = (resolved.server as HttpServer | undefined) ?? createServer(upgradeRequired);
-  if (!http.listening) await listen(http, resolved.port, resolved.host);
+  const startedListening = !http.listening;
+  if (startedListening) await listen(http, resolved.port, resolved.host);
   const address = http.address() as AddressInfo;
   const secure = http instanceof TlsServer;
   const urlHost = hostForUrl(address.address);
@@ -102,7 +103,17 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       : cluster
         ? new SharedFailureRateLimiter(resolved.rateLimit, cluster)
         : new FailureRateLimiter(resolved.rateLimit);
-  if (cluster) await cluster.start();
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (error) {
+      // A server that failed to start must leave nothing behind: no open port answering 426, no handle
+      // keeping the process alive.
+      await cluster.close();
+      if (startedListening) await closeHttp(http);
+      throw error;
+    }
+  }
   const connections = new Set<Connection>();
   let drained: (() => void) | undefined;
   const ctx: ServerContext = {
@@ -225,12 +236,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
         clearTimeout(timer);
         await cluster?.close();
         wss.close();
-        if (own) {
-          await new Promise<void>((resolve) => {
-            http.close(() => resolve());
-            http.closeAllConnections();
-          });
-        }
+        if (own) await closeHttp(http);
       })();
       return closing;
     },
@@ -252,6 +258,13 @@ function listen(http: HttpServer, port: number, host: string): Promise<void> {
       http.off('error', onError);
       resolve();
     });
+  });
+}
+
+function closeHttp(http: HttpServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    http.close(() => resolve());
+    http.closeAllConnections();
   });
 }
 
