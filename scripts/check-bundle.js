@@ -27,8 +27,10 @@ const DIST_INDEX = join(ROOT, 'dist', 'index.js');
 // fromCallback, fromPromise) bundles to 12,401 B gzipped, and 246 B is esbuild's CommonJS helper chunk
 // for the lazy tweetnacl that the entry loads for nothing. So the budget is 24.5 KiB, with ~250 B for
 // the client's URL list (cluster issue). `node scripts/check-bundle.js --budget 0` lists the largest
-// inputs.
-const DEFAULT_BUDGET = 24.5 * 1024;
+// inputs. Issue 23 asked for every option to be checked at creation (backoff, heartbeat, timeouts,
+// the injected functions; they had thrown inside the running actor): +345 B gzipped, messages cut to a
+// few words each. So the budget is 25 KiB.
+const DEFAULT_BUDGET = 25 * 1024;
 // The core plus the peer chart and its adapter: measured 27,282 B (+2,835 B over the core) when added.
 const WEBRTC_BUDGET = 28 * 1024;
 const DIST_WEBRTC = join(ROOT, 'dist', 'webrtc', 'index.js');

@@ -1,5 +1,6 @@
 import { withDefaults } from '../defaults.js';
 import { isSignalingError, SignalingError } from '../errors.js';
+import { MAX_TIMER_DELAY_MS } from '../machines/backoff.js';
 import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES, MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { ApplicationMessage } from '../protocol/messages.js';
 import { type ParsedMessage, utf8Length, validateMessage } from '../protocol/parse.js';
@@ -414,7 +415,8 @@ export class Dispatcher implements Link {
       this.#unacked.values().next().value?.at ?? Number.POSITIVE_INFINITY,
     );
     if (oldest === Number.POSITIVE_INFINITY) return;
-    const wait = Math.max(0, oldest + this.#limits.maxAge - this.#now());
+    // Capped: a longer timer fires at once (`maxAge: Infinity` would spin).
+    const wait = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, oldest + this.#limits.maxAge - this.#now()));
     this.#expiryTimer = this.#clock.setTimeout(() => {
       this.#expiryTimer = undefined;
       this.#expire();
