@@ -72,8 +72,13 @@ export interface SignalingClientOptions {
   globalEvents?: EventTargetLike | false;
 }
 
-/** What `onStateChange` listeners are told besides the states. */
+/**
+ * What `onStateChange` listeners are told besides the states: only what is true of this change. Set on
+ * changes into `reconnecting` and `failed`; a new attempt (`connecting`, `authenticating`) and
+ * `connected` carry none of them.
+ */
 export interface StateChangeDetails {
+  /** In `reconnecting` and `failed`: why. */
   reason: ReconnectReason | FailureReason | undefined;
   /** In `reconnecting`: ms until the next attempt. */
   retryIn: number | undefined;
