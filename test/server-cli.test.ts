@@ -36,11 +36,15 @@ function io(extra: Partial<CliIo> = {}) {
 }
 
 /** Runs `serve` in-process until `body` is done, then stops it as SIGINT would. */
-async function serving(args: string[], body: (server: SignalingServer) => Promise<void>) {
+async function serving(
+  args: string[],
+  body: (server: SignalingServer) => Promise<void>,
+  env: CliIo['env'] = {},
+) {
   const controller = new AbortController();
   let listening: (server: SignalingServer) => void = () => {};
   const started = new Promise<SignalingServer>((resolve) => (listening = resolve));
-  const streams = io({ signal: controller.signal, onListening: (s) => listening(s) });
+  const streams = io({ env, signal: controller.signal, onListening: (s) => listening(s) });
   const exit = runCli(['serve', '--port', '0', ...args], streams.io);
   const server = await Promise.race([
     started,
@@ -59,7 +63,7 @@ async function serving(args: string[], body: (server: SignalingServer) => Promis
 
 describe('signaling-actor serve', () => {
   it('creates its identity in the key file on first run, reuses it after, and logs JSON lines', async () => {
-    const keyFile = join(dir, 'nested', 'server-key.json');
+    const keyFile = join(dir, 'server-key.json');
     let firstKey = '';
     const first = await serving(['--key-file', keyFile], async (server) => {
       firstKey = server.publicKey;
@@ -127,6 +131,29 @@ describe('signaling-actor serve', () => {
     const streams = io();
     expect(await runCli(['serve', '--port', '0', '--key-file', keyFile], streams.io)).toBe(1);
     expect(streams.err.join('')).toContain('key-file-corrupt');
+  });
+
+  it('--key-file in a missing directory: exit 2 naming the directory, nothing created; --create-dirs creates it', async () => {
+    const missing = join(dir, 'no-such-dir');
+    const keyFile = join(missing, 'deeper', 'k.json');
+    const streams = io();
+    expect(await runCli(['serve', '--port', '0', '--key-file', keyFile], streams.io)).toBe(2);
+    expect(streams.err.join('')).toBe(
+      `signaling-actor serve: --key-file: the directory ${missing} does not exist, so ${keyFile} cannot be created; create it, or add --create-dirs\n`,
+    );
+    expect(existsSync(missing)).toBe(false);
+    const keygen = io();
+    expect(await runCli(['keygen', '--out', keyFile], keygen.io)).toBe(2);
+    expect(keygen.err.join('')).toContain(`--out: the directory ${missing} does not exist`);
+    expect(existsSync(missing)).toBe(false);
+    // Asked for, the tree is made (0700) and the key file in it.
+    await serving(['--key-file', keyFile, '--create-dirs'], async () => {});
+    expect((await stat(join(missing, 'deeper'))).mode & 0o777).toBe(0o700);
+    expect(existsSync(keyFile)).toBe(true);
+    // Without --key-file, the default location's directory is the CLI's own to make.
+    const config = join(dir, 'xdg-config');
+    await serving([], async () => {}, { XDG_CONFIG_HOME: config });
+    expect(existsSync(defaultKeyFile({ XDG_CONFIG_HOME: config }))).toBe(true);
   });
 
   it('keeps its key outside the project by default', () => {

@@ -2,9 +2,9 @@
  * The `signaling-actor` command line: `serve` runs the reference server, `keygen` makes an identity.
  * Kept apart from `cli.ts` (the executable) so tests can run it in-process with their own streams.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isSignalingError } from '../errors.js';
 import { Identity } from '../identity/identity.js';
@@ -33,18 +33,20 @@ export const DEFAULT_PORT = 8787;
 /** Each command's usage, printed by `signaling-actor COMMAND --help` and, together, by `--help`. */
 const COMMAND_USAGE = {
   serve: `  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
-                        [--key-file FILE] [--passphrase-env VAR] [--log-level info]
+                        [--key-file FILE [--create-dirs]] [--passphrase-env VAR] [--log-level info]
                         [--redis URL [--node-id ID]]
       Runs the reference signaling server. On first run it creates its identity in the key file
       (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
-      clients can pin its public key. --origin (repeatable, at most 8) names the URLs clients dial
+      clients can pin its public key; a --key-file in a directory that does not exist is an error
+      unless --create-dirs. --origin (repeatable, at most 8) names the URLs clients dial
       when that is not the loopback address (e.g. behind a TLS proxy). Logs are JSON lines on stdout.
       --redis makes this process one node of a cluster (start every node with the same key file and
       --origin list; see docs/cluster.md); --node-id names it in Redis (default: random per start).
 `,
-  keygen: `  signaling-actor keygen [--out FILE] [--force] [--passphrase-env VAR]
+  keygen: `  signaling-actor keygen [--out FILE [--create-dirs]] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
-      The public key goes to stderr. An existing FILE is kept unless --force replaces it.
+      The public key goes to stderr. An existing FILE is kept unless --force replaces it; its
+      directory must exist unless --create-dirs.
 `,
   demo: `  signaling-actor demo [--inspect]
       A server and two peers on loopback: presence, acknowledged signals, a server restart and
@@ -103,6 +105,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
       path: { type: 'string', default: '/' },
       origin: { type: 'string', multiple: true },
       'key-file': { type: 'string' },
+      'create-dirs': { type: 'boolean', default: false },
       'passphrase-env': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       redis: { type: 'string' },
@@ -118,7 +121,13 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0–65535`);
   const keyFile = values['key-file'] ?? defaultKeyFile(io.env);
   const passphrase = readPassphrase(values['passphrase-env'], io.env);
-  const identity = await loadOrCreateIdentityFile(keyFile, passphrase === undefined ? {} : { passphrase });
+  // The default location's directory is ours to make; a given path's is the user's (a typo must not
+  // quietly become a new tree and a new identity).
+  const createDirectories = values['key-file'] === undefined || values['create-dirs'];
+  const identity = await loadOrCreateIdentityFile(keyFile, {
+    createDirectories,
+    ...(passphrase === undefined ? {} : { passphrase }),
+  }).catch(missingDirectory('--key-file', keyFile));
 
   const server = await createSignalingServer({
     identity,
@@ -150,6 +159,7 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
     options: {
       out: { type: 'string' },
       force: { type: 'boolean', default: false },
+      'create-dirs': { type: 'boolean', default: false },
       'passphrase-env': { type: 'string' },
     },
     strict: true,
@@ -160,8 +170,9 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
     try {
       await saveIdentityFile(values.out, identity, {
         overwrite: values.force,
+        createDirectories: values['create-dirs'],
         ...(passphrase === undefined ? {} : { passphrase }),
-      });
+      }).catch(missingDirectory('--out', values.out));
     } catch (error) {
       if (isSignalingError(error, 'key-file-exists')) {
         throw usage(`${values.out} exists; pass --force to replace it (its identity is then lost)`);
@@ -179,6 +190,16 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
   }
   io.stderr(`public key: ${identity.publicKey}\n`);
   return 0;
+}
+
+/** A key file whose directory is missing: a usage error that names the flag and the way out. */
+function missingDirectory(flag: string, file: string) {
+  return (error: unknown): never => {
+    if (isSignalingError(error, 'key-file-io') && !existsSync(dirname(file))) {
+      throw usage(`${flag}: ${error.message}; create it, or add --create-dirs`);
+    }
+    throw error;
+  };
 }
 
 /** `$XDG_CONFIG_HOME/signaling-actor/server-key.json`, else `~/.config/…`: outside any project tree, so it is not committed by accident. */
