@@ -125,6 +125,14 @@ describe('signaling-actor serve', () => {
     }
   });
 
+  it('--redis that is not a URL names the flag, not the code option', async () => {
+    const streams = io();
+    expect(await runCli(['serve', '--redis', 'notaurl'], streams.io)).toBe(2);
+    expect(streams.err.join('')).toBe(
+      'signaling-actor serve: --redis must be a redis:// or rediss:// URL, e.g. --redis redis://127.0.0.1:6379\n',
+    );
+  });
+
   it('fails with exit code 1 and the error code when the key file is corrupt', async () => {
     const keyFile = join(dir, 'corrupt.json');
     await writeFile(keyFile, 'garbage');

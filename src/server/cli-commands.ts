@@ -114,6 +114,9 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     strict: true,
   });
   if (values['node-id'] !== undefined && values.redis === undefined) throw usage('--node-id needs --redis');
+  if (values.redis !== undefined && !/^rediss?:\/\/./.test(values.redis)) {
+    throw usage('--redis must be a redis:// or rediss:// URL, e.g. --redis redis://127.0.0.1:6379');
+  }
   const level = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw usage(`--log-level must be debug, info, warn or error`);
