@@ -29,8 +29,9 @@ const DIST_INDEX = join(ROOT, 'dist', 'index.js');
 // the client's URL list (cluster issue). `node scripts/check-bundle.js --budget 0` lists the largest
 // inputs. Issue 23 asked for every option to be checked at creation (backoff, heartbeat, timeouts,
 // the injected functions; they had thrown inside the running actor): +345 B gzipped, messages cut to a
-// few words each. So the budget is 25 KiB.
-const DEFAULT_BUDGET = 25 * 1024;
+// few words each; and for `send(signal, { waitForPeer: true })` (the retry loop every P2P app wrote
+// itself): +354 B. So the budget is 25.25 KiB.
+const DEFAULT_BUDGET = 25.25 * 1024;
 // The core plus the peer chart and its adapter: measured 27,282 B (+2,835 B over the core) when added.
 const WEBRTC_BUDGET = 28 * 1024;
 const DIST_WEBRTC = join(ROOT, 'dist', 'webrtc', 'index.js');

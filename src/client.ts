@@ -111,6 +111,18 @@ export type Inbound<T extends string> = T extends keyof InboundMessages
   ? InboundMessages[T]
   : ApplicationMessage;
 
+/** Options of {@link SignalingClient.send}. */
+export interface SendOptions {
+  /**
+   * For a `signal`: when the server answers `peer-offline`, watch the peer's presence (subscribing to
+   * it if the application does not, unsubscribing after) and send the signal again once the peer is
+   * online, until it is acknowledged; `queue.maxAge` after `send()` it rejects `expired`, with the
+   * `peer-offline` answer as its `cause`. Other messages ignore it. Default `false`: `peer-offline`
+   * rejects at once.
+   */
+  waitForPeer?: boolean;
+}
+
 /** What `send` accepts: a signal, a presence (un)subscription, or an application message. */
 export type OutboundMessage = SignalOut | PresenceSubscribe | PresenceUnsubscribe | ApplicationMessage;
 
@@ -268,12 +280,15 @@ export class SignalingClient {
   /**
    * Sends a message. Connected, it is written at once; otherwise it queues until the connection is
    * authenticated. A `signal` resolves on the server's `ack` and rejects with `peer-offline` when the
-   * peer is not connected; it is resent after a reconnect until acknowledged. The keys of the
-   * `presence.subscribe`s written (less those unsubscribed) are remembered: every new session starts
-   * with one `presence.subscribe` of all of them, before the queue, since the server forgets them.
+   * peer is not connected (with `waitForPeer`, it waits for the peer instead); it is resent after a
+   * reconnect until acknowledged or `queue.maxAge` has passed. The keys of the `presence.subscribe`s
+   * written (less those unsubscribed) are remembered: every new session starts with one
+   * `presence.subscribe` of all of them, before the queue, since the server forgets them.
    */
-  send(message: OutboundMessage): Promise<void> {
-    return this.#stopped ? Promise.reject(disconnectedError()) : this.#dispatcher.send(message);
+  send(message: OutboundMessage, options?: SendOptions): Promise<void> {
+    return this.#stopped
+      ? Promise.reject(disconnectedError())
+      : this.#dispatcher.send(message, options?.waitForPeer);
   }
 
   /** Every inbound message that is not part of the connection itself. Returns an unsubscribe. */
