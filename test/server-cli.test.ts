@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,62 @@ describe('signaling-actor serve', () => {
       const streams = io();
       expect(await runCli(['serve', ...args], streams.io)).toBe(2);
       expect(streams.err.join('')).toMatch(/serve/);
+    }
+  });
+
+  it('--turn-url with --turn-secret-env: every auth.ok carries the TURN servers with credentials minted for that key', async () => {
+    const secret = 'turn-secret-from-env';
+    const urls = ['turn:127.0.0.1:3478', 'turns:turn.example.com:5349?transport=tcp'];
+    const args = ['--key-file', join(dir, 'turn-key.json'), '--turn-url', urls[0] as string];
+    args.push('--turn-url', urls[1] as string, '--turn-secret-env', 'SA_TURN', '--turn-ttl', '600');
+    const streams = await serving(
+      args,
+      async (server) => {
+        const { client, identity, ok } = await authenticate(server.url);
+        const publicKey = identity.publicKey;
+        const [entry, ...more] = ok.iceServers as { urls: string[]; username: string; credential: string }[];
+        expect(more).toEqual([]);
+        expect(entry?.urls).toEqual(urls);
+        const [expiry, user] = (entry?.username ?? '').split(':');
+        expect(user).toBe(publicKey);
+        expect(Number(expiry) - Date.now() / 1000).toBeGreaterThan(590);
+        expect(Number(expiry) - Date.now() / 1000).toBeLessThanOrEqual(600);
+        // coturn's check (use-auth-secret), done here independently: base64(HMAC-SHA1(secret, username)).
+        expect(entry?.credential).toBe(
+          createHmac('sha1', secret)
+            .update(entry?.username ?? '')
+            .digest('base64'),
+        );
+        client.close();
+        await client.waitClosed();
+      },
+      { SA_TURN: secret },
+    );
+    // The secret is in no log line or message.
+    expect([...streams.out, ...streams.err].join('')).not.toContain(secret);
+  });
+
+  it('bad TURN flags: exit 2 naming the flag', async () => {
+    const cases: [string[], Record<string, string>, string][] = [
+      [['--turn-url', 'stun:127.0.0.1:3478', '--turn-secret-env', 'S'], { S: 'x' }, 'is a STUN URL'],
+      [['--turn-url', 'turn:bad host', '--turn-secret-env', 'S'], { S: 'x' }, '--turn-url: "turn:bad host"'],
+      [['--turn-url', 'turn:127.0.0.1'], {}, '--turn-url needs --turn-secret-env'],
+      [
+        ['--turn-url', 'turn:127.0.0.1', '--turn-secret-env', 'S'],
+        {},
+        '--turn-secret-env S: that environment variable is empty',
+      ],
+      [
+        ['--turn-url', 'turn:127.0.0.1', '--turn-secret-env', 'S', '--turn-ttl', '0'],
+        { S: 'x' },
+        '--turn-ttl must be',
+      ],
+      [['--turn-secret-env', 'S'], { S: 'x' }, 'need --turn-url'],
+    ];
+    for (const [args, env, message] of cases) {
+      const streams = io({ env });
+      expect(await runCli(['serve', '--port', '0', ...args], streams.io)).toBe(2);
+      expect(streams.err.join('')).toContain(message);
     }
   });
 

@@ -9,8 +9,12 @@ import { parseArgs } from 'node:util';
 import { isSignalingError } from '../errors.js';
 import { Identity } from '../identity/identity.js';
 import { encodeIdentityFile, loadOrCreateIdentityFile, saveIdentityFile } from '../node/key-file.js';
+import { DEFAULT_TURN_TTL_SECONDS } from '../stun/constants.js';
+import { iceServersForClient } from '../stun/ice-servers.js';
+import { parseIceUrl } from '../stun/uri.js';
 import { runDemo } from './demo.js';
 import { jsonLineLogger, type LogLevel } from './logger.js';
+import type { SignalingServerOptions } from './options.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
 
 /** The process around the CLI: streams, environment, stop signal; injectable so tests run it in-process. */
@@ -19,7 +23,7 @@ export interface CliIo {
   stdout: (text: string) => void;
   /** Human-readable lines: the URL and key at start, usage, errors. */
   stderr: (text: string) => void;
-  /** Environment: `XDG_CONFIG_HOME`/`HOME` for the default key path, the variable `--passphrase-env` names. */
+  /** Environment: `XDG_CONFIG_HOME`/`HOME` for the default key path, the variables `--passphrase-env` and `--turn-secret-env` name. */
   env: Record<string, string | undefined>;
   /** Stops `serve` gracefully; the executable wires SIGINT/SIGTERM to it. */
   signal?: AbortSignal;
@@ -35,6 +39,7 @@ const COMMAND_USAGE = {
   serve: `  signaling-actor serve [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--path /] [--origin URL]...
                         [--key-file FILE [--create-dirs]] [--passphrase-env VAR] [--log-level info]
                         [--redis URL [--node-id ID]]
+                        [--turn-url turn:HOST:PORT... --turn-secret-env VAR [--turn-ttl 86400]]
       Runs the reference signaling server. On first run it creates its identity in the key file
       (default: $XDG_CONFIG_HOME/signaling-actor/server-key.json) and reuses it afterwards, so
       clients can pin its public key; a --key-file in a directory that does not exist is an error
@@ -42,6 +47,9 @@ const COMMAND_USAGE = {
       when that is not the loopback address (e.g. behind a TLS proxy). Logs are JSON lines on stdout.
       --redis makes this process one node of a cluster (start every node with the same key file and
       --origin list; see docs/cluster.md); --node-id names it in Redis (default: random per start).
+      --turn-url (repeatable) hands every authenticated client those TURN servers in auth.ok, with
+      its own TURN REST credentials (coturn use-auth-secret) minted from the secret in the
+      environment variable --turn-secret-env names, valid for --turn-ttl seconds.
 `,
   keygen: `  signaling-actor keygen [--out FILE [--create-dirs]] [--force] [--passphrase-env VAR]
       Creates a new identity: written to FILE (mode 0600), or printed to stdout without --out.
@@ -110,6 +118,9 @@ async function serve(args: string[], io: CliIo): Promise<number> {
       'log-level': { type: 'string', default: 'info' },
       redis: { type: 'string' },
       'node-id': { type: 'string' },
+      'turn-url': { type: 'string', multiple: true },
+      'turn-secret-env': { type: 'string' },
+      'turn-ttl': { type: 'string' },
     },
     strict: true,
   });
@@ -122,6 +133,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     throw usage(`--log-level must be debug, info, warn or error`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0–65535`);
+  const iceServers = turnOption(values['turn-url'], values['turn-secret-env'], values['turn-ttl'], io.env);
   const keyFile = values['key-file'] ?? defaultKeyFile(io.env);
   const passphrase = readPassphrase(values['passphrase-env'], io.env);
   // The default location's directory is ours to make; a given path's is the user's (a typo must not
@@ -139,6 +151,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     path: values.path,
     ...(values.origin ? { origins: values.origin } : {}),
     logger: jsonLineLogger(io.stdout, { level }),
+    ...(iceServers ? { iceServers } : {}),
     ...(values.redis
       ? { cluster: { redis: values.redis, ...(values['node-id'] ? { nodeId: values['node-id'] } : {}) } }
       : {}),
@@ -203,6 +216,44 @@ function missingDirectory(flag: string, file: string) {
     }
     throw error;
   };
+}
+
+/**
+ * The server's `iceServers` option from the TURN flags: per client, the TURN URLs with REST credentials
+ * minted for its key. Checked now (URLs, secret, lifetime), so a mistake is a usage error naming the
+ * flag, not an error logged on every handshake.
+ */
+function turnOption(
+  urls: string[] | undefined,
+  secretVariable: string | undefined,
+  ttl: string | undefined,
+  env: Record<string, string | undefined>,
+): SignalingServerOptions['iceServers'] {
+  if (urls === undefined) {
+    if (secretVariable !== undefined || ttl !== undefined)
+      throw usage('--turn-secret-env and --turn-ttl need --turn-url');
+    return undefined;
+  }
+  for (const url of urls) {
+    let kind: string;
+    try {
+      kind = parseIceUrl(url, '--turn-url').kind;
+    } catch (error) {
+      throw usage((error as Error).message);
+    }
+    if (kind !== 'turn')
+      throw usage(`--turn-url: ${JSON.stringify(url)} is a STUN URL; give a turn: or turns: URL`);
+  }
+  if (secretVariable === undefined)
+    throw usage("--turn-url needs --turn-secret-env VAR (the TURN server's static-auth-secret)");
+  const secret = env[secretVariable];
+  if (!secret)
+    throw usage(`--turn-secret-env ${secretVariable}: that environment variable is empty or unset`);
+  const ttlSeconds = ttl === undefined ? DEFAULT_TURN_TTL_SECONDS : Number(ttl);
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0)
+    throw usage('--turn-ttl must be a positive number of seconds');
+  const turn = { urls, secret, ttlSeconds };
+  return (publicKey) => iceServersForClient({ turn, includeDefaults: false }, publicKey);
 }
 
 /** `$XDG_CONFIG_HOME/signaling-actor/server-key.json`, else `~/.config/…`: outside any project tree, so it is not committed by accident. */
