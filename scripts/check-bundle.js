@@ -33,7 +33,9 @@ const DIST_INDEX = join(ROOT, 'dist', 'index.js');
 // itself): +354 B. So the budget is 25.25 KiB.
 const DEFAULT_BUDGET = 25.25 * 1024;
 // The core plus the peer chart and its adapter: measured 27,282 B (+2,835 B over the core) when added.
-const WEBRTC_BUDGET = 28 * 1024;
+// Signed peer signals (issue 21: the transcript, signing in order off the chart's path, verification
+// before the chart, the refused state) added 1,051 B (27,865 → 28,916 B): the budget went to 29 KiB.
+const WEBRTC_BUDGET = 29 * 1024;
 const DIST_WEBRTC = join(ROOT, 'dist', 'webrtc', 'index.js');
 
 const args = process.argv.slice(2);

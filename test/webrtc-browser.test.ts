@@ -1,11 +1,14 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
+import { decodeBase64url } from '../src/protocol/base64url.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
+import { type PeerSignalBody, parsePeerSignal, signPeerSignal } from '../src/webrtc/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
 import { type Coturn, startCoturn } from './helpers/coturn.js';
 import { chromiumSuite, pageApi as pageApiOf, type Remote, untilValue } from './helpers/page-api.js';
+import { type SignalFrame, type SignalRelay, startSignalRelay } from './helpers/signal-relay.js';
 
 /**
  * `signaling-actor/webrtc`, built, in Debian's Chromium: two tabs in separate browser contexts, each a
@@ -32,10 +35,11 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   });
 
   /** The reference server, handing every client TURN REST credentials for the local coturn. */
-  async function server(identity?: Identity, port = 0): Promise<SignalingServer> {
+  async function server(identity?: Identity, port = 0, origins?: string[]): Promise<SignalingServer> {
     const s = await createSignalingServer({
       identity: identity ?? (await Identity.generate()),
       port,
+      ...(origins ? { origins } : {}),
       iceServers: (publicKey) =>
         iceServersForClient(
           { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
@@ -170,8 +174,8 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     expect(await b.api.peerState()).toBeUndefined();
     await b.api.channelsOpen(['late'], 20_000);
     await exchange(a.api, b.api, 'late');
-    // The held offer was taken inside createPeerConnection: b's peer starts out negotiating.
-    expect(await b.api.peerStates()).toEqual(['negotiating', 'connected']);
+    // The held offer was replayed into createPeerConnection's connection once verified.
+    expect(await b.api.peerStates()).toEqual(['new', 'negotiating', 'connected']);
   });
 
   it('the data channel keeps working after the signaling server is gone', async () => {
@@ -252,5 +256,188 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     await b.api.waitPeerState('closed', 10_000);
     expect(await b.api.closeReason()).toBe('remote');
     expect((await b.api.peerStates()).at(-1)).toBe('closed');
+  });
+  describe('behind a WebSocket relay of the test’s own (a hostile signaling path)', () => {
+    /** The relay, in front of a reference server that lists the relay's URL as its origin. */
+    async function behindRelay(): Promise<SignalRelay> {
+      const relay = await startSignalRelay();
+      cleanups.push(() => relay.close());
+      relay.target = (await server(undefined, 0, [relay.url])).url;
+      return relay;
+    }
+
+    /** Two tabs dialing the relay, each with a relay-forced peer connection to the other; nothing negotiated yet. */
+    async function opened(relay: SignalRelay) {
+      const a = await tab(relay.url);
+      const b = await tab(relay.url);
+      await b.api.open(a.key, { relay: true });
+      await a.api.open(b.key, { relay: true });
+      return [a, b] as const;
+    }
+
+    const peerData = (frame: SignalFrame) => parsePeerSignal(frame.data);
+    const FORGED_FINGERPRINT = Array.from({ length: 32 }, () => 'AB').join(':');
+
+    /** `body` as if `from` (session `session`, to session `r`) sent it to `to`, signed by `by`. */
+    async function forge(
+      by: Identity,
+      from: string,
+      to: string,
+      session: string,
+      r: string | undefined,
+      body: PeerSignalBody,
+    ) {
+      const head = { from: decodeBase64url(from), to: decodeBase64url(to), session, remoteSession: r };
+      return signPeerSignal(by, head, body);
+    }
+
+    it('transparent: the link opens, and every peer signal the server relayed was signed', async () => {
+      const relay = await behindRelay();
+      const [a, b] = await opened(relay);
+      await a.api.createChannel('chat');
+      await a.api.channelsOpen(['chat'], 20_000);
+      await b.api.channelsOpen(['chat'], 20_000);
+      await exchange(a.api, b.api, 'chat');
+      const relayed = relay.signals.filter((s) => peerData(s.frame));
+      expect(relayed.length).toBeGreaterThanOrEqual(4); // offer, answer, candidates both ways
+      for (const { frame } of relayed) {
+        expect(peerData(frame)?.version).toBe(2);
+        expect(peerData(frame)?.sig).toMatch(/^[\w-]{86}$/);
+      }
+      for (const p of [a.api, b.api]) {
+        expect(await p.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
+        expect(await p.droppedCandidates()).toBe(0);
+        expect(await p.identityFailure()).toBeUndefined();
+      }
+    });
+
+    it('the relay swaps the DTLS fingerprint: no page applies it; the receiver is failed/"identity" within 10 s, the sender told', async () => {
+      const relay = await behindRelay();
+      let swapped = 0;
+      relay.rewrite = (frame) => {
+        const data = frame.data as { description?: { sdp: string } };
+        if (typeof data?.description?.sdp === 'string') {
+          data.description.sdp = data.description.sdp.replace(
+            /a=fingerprint:sha-256 \S+/g,
+            `a=fingerprint:sha-256 ${FORGED_FINGERPRINT}`,
+          );
+          swapped++;
+        }
+        return frame;
+      };
+      const [a, b] = await opened(relay);
+      const start = Date.now();
+      await a.api.createChannel('chat');
+      await b.api.waitPeerState('failed', 10_000);
+      expect(Date.now() - start).toBeLessThan(10_000);
+      expect(swapped).toBeGreaterThanOrEqual(1);
+      expect(await b.api.closeReason()).toBe('identity');
+      expect(await b.api.identityFailure()).toEqual({ check: 'signature', signal: 'description' });
+      // b's signed bye reached a, whose connection closed: neither page set any remote description.
+      await a.api.waitPeerState('closed', 10_000);
+      expect(await a.api.closeReason()).toBe('remote');
+      for (const p of [a.api, b.api]) expect(await p.remoteSdps()).toEqual([]);
+    });
+
+    it('the relay strips every field but the documented ones of the unsigned format: refused as "unsigned" (no downgrade)', async () => {
+      const relay = await behindRelay();
+      const DOCUMENTED = ['webrtc', 's', 'r', 'description', 'generation', 'candidate', 'bye'];
+      relay.rewrite = (frame) => {
+        const data = frame.data as Record<string, unknown>;
+        if (data && typeof data === 'object' && 'webrtc' in data) {
+          frame.data = Object.fromEntries(DOCUMENTED.filter((k) => k in data).map((k) => [k, data[k]]));
+        }
+        return frame;
+      };
+      const [a, b] = await opened(relay);
+      const start = Date.now();
+      await a.api.createChannel('chat');
+      await b.api.waitPeerState('failed', 10_000);
+      expect(Date.now() - start).toBeLessThan(10_000);
+      expect(await b.api.closeReason()).toBe('identity');
+      expect(await b.api.identityFailure()).toEqual({ check: 'unsigned', signal: 'description' });
+      for (const p of [a.api, b.api]) expect(await p.remoteSdps()).toEqual([]);
+    });
+
+    it('the relay replays a signed offer of an earlier session: dropped, the live link goes on', async () => {
+      const relay = await behindRelay();
+      const [a, b] = await opened(relay);
+      await a.api.createChannel('chat');
+      await b.api.channelsOpen(['chat'], 20_000);
+      const earlier = relay.signals.find(
+        (s) =>
+          s.to === b.key &&
+          s.frame.from === a.key &&
+          peerData(s.frame)?.body &&
+          'description' in (peerData(s.frame)?.body ?? {}),
+      );
+      expect(earlier).toBeDefined();
+      await a.api.closePeer();
+      await b.api.waitPeerState('closed', 10_000);
+
+      // A second connection between the same two keys.
+      await b.api.open(a.key, { relay: true });
+      await a.api.open(b.key, { relay: true });
+      await b.api.watchRequests();
+      await a.api.createChannel('again');
+      await a.api.channelsOpen(['again'], 20_000);
+      await b.api.channelsOpen(['again'], 20_000);
+      const applied = (await b.api.remoteSdps()).length;
+      // A fresh id, so the client's own (from, id) deduplication does not hide it: only the sessions can.
+      relay.inject(b.key, { ...(earlier as { frame: SignalFrame }).frame, id: 'replayed-offer' });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await b.api.remoteSdps()).toHaveLength(applied);
+      expect(await b.api.peerState()).toBe('connected');
+      expect(await b.api.requests()).toEqual([]);
+      expect(await b.api.identityFailure()).toBeUndefined();
+      await exchange(a.api, b.api, 'again');
+    });
+
+    it('the relay forges signals "from" the peer\'s key: a forged candidate is dropped and counted, a forged description ends the link failed/"identity"', async () => {
+      const relay = await behindRelay();
+      const forger = await Identity.generate();
+      const [a, b] = await opened(relay);
+      let forged = 0;
+      relay.rewrite = (frame, to) => {
+        const signal = peerData(frame);
+        if (forged === 0 && to === b.key && signal && 'candidate' in signal.body) {
+          forged++;
+          const candidate = {
+            candidate: 'candidate:9 1 udp 2122260223 127.0.0.1 9 typ host',
+            sdpMid: '0',
+            sdpMLineIndex: 0,
+          };
+          void forge(forger, a.key, b.key, signal.session, signal.to, { candidate }).then((data) =>
+            relay.inject(b.key, { type: 'signal', from: a.key, id: 'forged-candidate', data }),
+          );
+        }
+        return frame;
+      };
+      await a.api.createChannel('chat');
+      await a.api.channelsOpen(['chat'], 20_000);
+      await b.api.channelsOpen(['chat'], 20_000);
+      expect(
+        await untilValue(
+          () => b.api.droppedCandidates(),
+          (n) => n === 1,
+        ),
+      ).toBe(1);
+      await exchange(a.api, b.api, 'chat');
+      expect(await b.api.identityFailure()).toBeUndefined();
+
+      const live = relay.signals.find((s) => s.to === b.key && peerData(s.frame)) as { frame: SignalFrame };
+      const { session, to } = peerData(live.frame) as NonNullable<ReturnType<typeof parsePeerSignal>>;
+      const applied = (await b.api.remoteSdps()).length;
+      const sdp = `v=0\r\na=fingerprint:sha-256 ${FORGED_FINGERPRINT}\r\n`;
+      const data = await forge(forger, a.key, b.key, session, to, {
+        description: { type: 'offer', sdp },
+        generation: 99,
+      });
+      relay.inject(b.key, { type: 'signal', from: a.key, id: 'forged-offer', data });
+      await b.api.waitPeerState('failed', 10_000);
+      expect(await b.api.closeReason()).toBe('identity');
+      expect(await b.api.identityFailure()).toEqual({ check: 'signature', signal: 'description' });
+      expect(await b.api.remoteSdps()).toHaveLength(applied);
+    });
   });
 });

@@ -42,7 +42,7 @@ function call(key, { initiate }) {
   peer?.close();
   if (relay && !client.iceServers?.length) log('relay mode, but the server handed out no TURN server');
   const rtcConfig = relay ? { iceServers: client.iceServers ?? [], iceTransportPolicy: 'relay' } : undefined;
-  peer = createPeerConnection(client, { peer: key, ...(rtcConfig ? { rtcConfig } : {}) });
+  peer = createPeerConnection(client, { peer: key, identity, ...(rtcConfig ? { rtcConfig } : {}) });
   window.peer = peer; // for the console (and the example's test)
   $('peer').value = key;
   $('peer-state').textContent = peer.state;

@@ -38,7 +38,9 @@ function local(pc: PeerConnectionLike): Description {
  * statechart. Two regions run side by side: `negotiation` is the offer/answer exchange, `ice` the
  * connection's health and its restart policy. The tags are the {@link PeerState} the application sees.
  * The chart holds names only; it drives the `RTCPeerConnection` in its context through three services
- * and sends what the peer must hear through `context.send` (the adapter wraps it in a `signal`).
+ * and sends what the peer must hear through `context.send` (the adapter signs it and wraps it in a
+ * `signal`). The adapter verifies each of the peer's signals before the chart sees it: one that fails
+ * arrives as `SIGNAL.REFUSED` only, and ends the connection in `refused` unless it was a candidate.
  */
 export const peerMachine = setup({
   types: {
@@ -73,6 +75,8 @@ export const peerMachine = setup({
     // Glare: only the polite side takes the peer's offer over its own (rolled back implicitly).
     freshOfferAndPolite: ({ context, event }) => context.polite && fresh(context, event, 'offer'),
     freshAnswer: ({ context, event }) => fresh(context, event, 'answer'),
+    // A candidate that fails its check is only dropped: without it, ICE has one path fewer.
+    refusedCandidate: ({ event }) => event.type === 'SIGNAL.REFUSED' && event.failure.signal === 'candidate',
   },
   actions: {
     takeRemote: assign({
@@ -104,6 +108,12 @@ export const peerMachine = setup({
     closeLocal: assign({ reason: 'local' }),
     closeRemote: assign({ reason: 'remote' }),
     closeReplaced: assign({ reason: 'replaced' }),
+    countDroppedCandidate: assign({ droppedCandidates: ({ context }) => context.droppedCandidates + 1 }),
+    closeIdentity: assign({
+      reason: 'identity',
+      identityFailure: ({ event }) => (event as Extract<PeerEvent, { failure: unknown }>).failure,
+      error: ({ event, context }) => (event.type === 'SIGNING.FAILED' ? event.error : context.error),
+    }),
     closeConnection: ({ context }) => context.pc.close(),
   },
 }).createMachine({
@@ -120,6 +130,8 @@ export const peerMachine = setup({
     restarts: 0,
     reason: undefined,
     error: undefined,
+    identityFailure: undefined,
+    droppedCandidates: 0,
   }),
   initial: 'open',
   states: {
@@ -131,6 +143,13 @@ export const peerMachine = setup({
         CLOSE: { target: 'closed', actions: ['closeLocal', 'sendBye'] },
         'SIGNAL.BYE': { target: 'closed', actions: 'closeRemote' },
         'REMOTE.REPLACED': { target: 'closed', actions: 'closeReplaced' },
+        // A description or bye that fails its check ends the connection at once (the peer is told
+        // with a bye); a candidate is dropped and counted.
+        'SIGNAL.REFUSED': [
+          { guard: 'refusedCandidate', actions: 'countDroppedCandidate' },
+          { target: 'refused', actions: ['closeIdentity', 'sendBye'] },
+        ],
+        'SIGNING.FAILED': { target: 'refused', actions: 'closeIdentity' },
       },
       states: {
         negotiation: {
@@ -233,6 +252,8 @@ export const peerMachine = setup({
       },
     },
     closed: { type: 'final', tags: PeerState.CLOSED, entry: 'closeConnection' },
+    // Ended by an identity check (`reason` 'identity', `identityFailure` says which): `failed` to the app.
+    refused: { type: 'final', tags: PeerState.FAILED, entry: 'closeConnection' },
   },
 });
 

@@ -10,7 +10,10 @@ export const PeerState = {
   CONNECTED: 'connected',
   /** The connection was up and is interrupted, or an ICE restart is under way. */
   DISCONNECTED: 'disconnected',
-  /** ICE failed and the restart did not bring it back. Only `close()` is left. */
+  /**
+   * ICE failed and the restart did not bring it back (only `close()` is left), or a peer signal
+   * failed its identity check (`closeReason` `'identity'`: the connection is closed already).
+   */
   FAILED: 'failed',
   /** Closed by either side (a `bye`), or replaced by a new connection from the peer. */
   CLOSED: 'closed',
@@ -18,8 +21,22 @@ export const PeerState = {
 /** One of {@link PeerState}'s values. */
 export type PeerState = (typeof PeerState)[keyof typeof PeerState];
 
-/** Why a peer connection closed. */
-export type PeerCloseReason = 'local' | 'remote' | 'replaced';
+/** Why a peer connection closed: `identity` when a signal failed its check (see `identityFailure`). */
+export type PeerCloseReason = 'local' | 'remote' | 'replaced' | 'identity';
+
+/**
+ * The identity check a peer signal failed: `unsigned` (no signature: the old format 1, or `sig`
+ * stripped), `version` (a signed format this package does not speak), `signature` (not the pinned
+ * key's signature over this signal for this receiver: forged, altered, signed by another key), or
+ * `sign` (this side's own identity could not sign one).
+ */
+export type SignalCheck = 'unsigned' | 'version' | 'signature' | 'sign';
+
+/** Which check failed, on which kind of signal. */
+export interface IdentityFailure {
+  check: SignalCheck;
+  signal: 'description' | 'candidate' | 'bye';
+}
 
 /** A session description as it travels in a signal (`RTCSessionDescriptionInit`). */
 export interface Description {
@@ -107,6 +124,10 @@ export interface PeerContext {
   reason: PeerCloseReason | undefined;
   /** The last failed negotiation step's message (the chart returns to `stable` and waits). */
   error: string | undefined;
+  /** The check a signal failed, when one ended the connection (`reason` `'identity'`). */
+  identityFailure: IdentityFailure | undefined;
+  /** The peer's candidates dropped for failing their check (the connection goes on without them). */
+  droppedCandidates: number;
 }
 
 /** The events the chart takes; the adapter turns `RTCPeerConnection` events and signals into these. */
@@ -127,6 +148,10 @@ export type PeerEvent =
   | { type: 'SIGNAL.CANDIDATE'; candidate: RTCIceCandidateInit | null }
   /** The peer closed. */
   | { type: 'SIGNAL.BYE' }
+  /** A signal of the peer failed its identity check: never applied (the adapter verifies first). */
+  | { type: 'SIGNAL.REFUSED'; failure: IdentityFailure }
+  /** This side's identity failed to sign a signal (`error`: its message). */
+  | { type: 'SIGNING.FAILED'; failure: IdentityFailure; error: string }
   /** The peer started a new connection (a new session): this one is over. */
   | { type: 'REMOTE.REPLACED' }
   /** `close()`: says bye to the peer and closes. */

@@ -7,6 +7,7 @@ export { type Described, type PeerMachine, peerMachine } from '../machines/peer.
 export {
   DEFAULT_RESTART,
   type Description,
+  type IdentityFailure,
   type PeerCloseReason,
   type PeerConnectionLike,
   type PeerContext,
@@ -16,6 +17,7 @@ export {
   PeerState,
   type ResolvedRestart,
   type RestartOptions,
+  type SignalCheck,
 } from '../machines/peer.types.js';
 export {
   HELD_SIGNAL_MAX_AGE,
@@ -32,4 +34,14 @@ export {
   type PeerStateListener,
 } from './peer-connection.js';
 export { onPeerRequest, type PeerRequestListener } from './registry.js';
-export { encodePeerSignal, type PeerSignal, parsePeerSignal } from './signal.js';
+export {
+  checkPeerSignal,
+  encodePeerSignal,
+  PEER_SIGNAL_CONTEXT,
+  PEER_SIGNAL_VERSION,
+  type PeerSignal,
+  type PeerSignalHead,
+  parsePeerSignal,
+  peerSignalTranscript,
+  signPeerSignal,
+} from './signal.js';

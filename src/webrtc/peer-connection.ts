@@ -1,22 +1,25 @@
 import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { SignalingClient } from '../client.js';
 import { SignalingError } from '../errors.js';
+import type { Signer } from '../identity/identity.js';
 import { peerMachine } from '../machines/peer.machine.js';
 import {
+  type IdentityFailure,
   type PeerCloseReason,
   type PeerEvent,
   type PeerSignalBody,
   PeerState,
   type RestartOptions,
+  type SignalCheck,
 } from '../machines/peer.types.js';
-import { encodeBase64url } from '../protocol/base64url.js';
+import { decodeExact, encodeBase64url } from '../protocol/base64url.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 import type { Presence } from '../protocol/messages.js';
 import type { TimerClock } from '../services/dispatcher.js';
 import { DEFAULT_STUN_SERVERS } from '../stun/constants.js';
 import { MAX_UNDELIVERED } from './constants.js';
 import { type PeerRoute, registryOf } from './registry.js';
-import type { PeerSignal } from './signal.js';
-import { encodePeerSignal } from './signal.js';
+import { checkPeerSignal, type PeerSignal, signalKind, signPeerSignal } from './signal.js';
 
 /** The running peer chart (`peer.actor`). */
 export type PeerActor = Actor<typeof peerMachine>;
@@ -24,10 +27,18 @@ export type PeerActor = Actor<typeof peerMachine>;
 /** Told each change of `peer.state`. */
 export type PeerStateListener = (state: PeerState, previous: PeerState) => void;
 
-/** What `createPeerConnection` takes; only `peer` is required. */
+/** What `createPeerConnection` takes; `peer` and `identity` are required. */
 export interface PeerConnectionOptions {
-  /** The other side's Ed25519 public key (base64url); it calls `createPeerConnection` with this client's. */
+  /**
+   * The other side's Ed25519 public key (base64url); it calls `createPeerConnection` with this client's.
+   * Every signal of the peer must carry this key's signature: one that does not is never applied.
+   */
   peer: string;
+  /**
+   * Signs every signal this side sends: the `Identity` (or `Signer`) the client was created with. Its
+   * secret stays in it; only signatures come out.
+   */
+  identity: Signer;
   /**
    * The `RTCPeerConnection` configuration. Default: `{ iceServers: client.iceServers }` (what the
    * server sent in `auth.ok`), else `DEFAULT_STUN_SERVERS` (what `getIceServers()` returns unconfigured).
@@ -51,8 +62,12 @@ export interface PeerConnection {
   readonly pc: RTCPeerConnection;
   /** The state now. */
   readonly state: PeerState;
-  /** Why it closed, once `closed`. */
+  /** Why it closed, once `closed` (or `failed` with `'identity'`). */
   readonly closeReason: PeerCloseReason | undefined;
+  /** With `closeReason` `'identity'`: which check failed, on which kind of signal. */
+  readonly identityFailure: IdentityFailure | undefined;
+  /** The peer's candidates dropped so far for failing their check. */
+  readonly droppedCandidates: number;
   /** The XState actor, for inspection or `useSelector`. */
   readonly actor: PeerActor;
   /** Called on every change of `state`. Returns an unsubscribe. */
@@ -80,6 +95,13 @@ const CONNECTION_EVENTS: Partial<Record<RTCPeerConnectionState, PeerEvent['type'
   failed: 'ICE.FAILED',
 };
 
+/** Reports `error` as uncaught without breaking the caller's loop or promise chain. */
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 function newSession(): string {
   const bytes = new Uint8Array(12);
   globalThis.crypto.getRandomValues(bytes);
@@ -96,10 +118,18 @@ export function createPeerConnection(
   client: SignalingClient,
   options: PeerConnectionOptions,
 ): PeerConnection {
-  const { peer } = options;
-  if (typeof peer !== 'string' || peer === client.publicKey) {
+  const { peer, identity } = options;
+  const peerKey = decodeExact(peer, KEY_BYTES);
+  if (!peerKey || peer === client.publicKey) {
     throw new SignalingError('invalid-option', 'peer must be the public key of another client');
   }
+  if (typeof identity?.sign !== 'function' || identity.publicKey !== client.publicKey) {
+    throw new SignalingError(
+      'invalid-option',
+      "identity must be the client's own Identity or Signer: every peer signal is signed with it",
+    );
+  }
+  const ownKey = decodeExact(client.publicKey, KEY_BYTES) as Uint8Array;
   const registry = registryOf(client);
   const Ctor = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
   if (typeof Ctor !== 'function') {
@@ -113,21 +143,40 @@ export function createPeerConnection(
   let done = false;
 
   // Signals the server could not deliver (the peer was offline) wait for its presence to come back.
-  const undelivered: PeerSignalBody[] = [];
+  const undelivered: object[] = [];
   let watching: (() => void) | undefined;
-  const relay = (body: PeerSignalBody) => {
-    const data = encodePeerSignal(session, remoteSession, body);
+  const transmit = (data: object, bye: boolean) => {
     client.send({ type: 'signal', to: peer, id: `${session}.${seq++}`, data }).catch((error: unknown) => {
-      if ((error as SignalingError).code !== 'peer-offline' || 'bye' in body || done) return;
-      if (undelivered.push(body) > MAX_UNDELIVERED) undelivered.shift();
+      if ((error as SignalingError).code !== 'peer-offline' || bye || done) return;
+      if (undelivered.push(data) > MAX_UNDELIVERED) undelivered.shift();
       watchPresence();
     });
+  };
+  // Each body is signed at once (signatures are made side by side, off the chart's path: WebCrypto
+  // works off the main thread) and sent in the chart's order once its own and every earlier one's
+  // signature is made.
+  let outbox: Promise<unknown> = Promise.resolve();
+  const relay = (body: PeerSignalBody) => {
+    const head = { from: ownKey, to: peerKey, session, remoteSession };
+    const signing = signPeerSignal(identity, head, body);
+    signing.catch(() => {}); // handled below, in order
+    outbox = outbox
+      .then(() => signing)
+      .then(
+        (data) => transmit(data, 'bye' in body),
+        (error: unknown) => {
+          if (done) return;
+          const failure = { check: 'sign', signal: signalKind(body) } as const;
+          actor.send({ type: 'SIGNING.FAILED', failure, error: String(error) });
+        },
+      )
+      .catch(rethrowLater);
   };
   const watchPresence = () => {
     if (watching) return;
     const off = client.on('presence', (p: Presence) => {
       if (p.key !== peer || !p.online) return;
-      for (const body of undelivered.splice(0)) relay(body);
+      for (const data of undelivered.splice(0)) transmit(data, false);
     });
     client.send({ type: 'presence.subscribe', keys: [peer] }).catch(() => {});
     watching = () => {
@@ -142,22 +191,35 @@ export function createPeerConnection(
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
 
+  // Each signal of the peer is verified against the pinned key before the chart sees it; verifications
+  // run side by side, and their verdicts are taken in the order the signals came.
+  let inbox: Promise<unknown> = Promise.resolve();
   const route: PeerRoute = {
     deliver(signal: PeerSignal) {
       if (signal.to !== undefined && signal.to !== session) return; // for an earlier connection of ours
-      if (remoteSession === undefined) remoteSession = signal.session;
-      else if (signal.session !== remoteSession) {
-        // The peer made a new connection: this one is over, and the new one waits to be accepted.
-        if ('bye' in signal.body) return;
-        actor.send({ type: 'REMOTE.REPLACED' });
-        registry.hold(peer, signal);
-        return;
-      }
-      const { body } = signal;
+      const verdict = checkPeerSignal(signal, peerKey, ownKey);
+      inbox = inbox
+        .then(() => verdict)
+        .then((check) => take(signal, check))
+        .catch(rethrowLater);
+    },
+  };
+  const take = (signal: PeerSignal, check: SignalCheck | undefined) => {
+    if (done) return;
+    const { body } = signal;
+    if (check !== undefined) {
+      actor.send({ type: 'SIGNAL.REFUSED', failure: { check, signal: signalKind(body) } });
+    } else if (remoteSession !== undefined && signal.session !== remoteSession) {
+      // The peer made a new connection: this one is over, and the new one waits to be accepted.
+      if ('bye' in body) return;
+      actor.send({ type: 'REMOTE.REPLACED' });
+      registry.hold(peer, signal);
+    } else {
+      remoteSession = signal.session;
       if ('bye' in body) actor.send({ type: 'SIGNAL.BYE' });
       else if ('candidate' in body) actor.send({ type: 'SIGNAL.CANDIDATE', candidate: body.candidate });
       else actor.send({ type: 'SIGNAL.DESCRIPTION', ...body });
-    },
+    }
   };
 
   const stateListeners = new Set<PeerStateListener>();
@@ -199,9 +261,7 @@ export function createPeerConnection(
       try {
         listener(state, previous);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        rethrowLater(error);
       }
     }
   });
@@ -218,6 +278,12 @@ export function createPeerConnection(
     },
     get closeReason() {
       return actor.getSnapshot().context.reason;
+    },
+    get identityFailure() {
+      return actor.getSnapshot().context.identityFailure;
+    },
+    get droppedCandidates() {
+      return actor.getSnapshot().context.droppedCandidates;
     },
     onStateChange(listener) {
       stateListeners.add(listener);

@@ -1,8 +1,10 @@
 import type { SignalingClient } from '../client.js';
 import { SignalingError } from '../errors.js';
+import { decodeExact } from '../protocol/base64url.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 import type { SignalIn } from '../protocol/messages.js';
 import { HELD_SIGNAL_MAX_AGE, MAX_HELD_PEERS, MAX_HELD_SIGNALS, MAX_RETIRED_SESSIONS } from './constants.js';
-import { type PeerSignal, parsePeerSignal } from './signal.js';
+import { checkPeerSignal, type PeerSignal, parsePeerSignal } from './signal.js';
 
 /** A live peer connection's side of the registry. */
 export interface PeerRoute {
@@ -27,9 +29,11 @@ export class PeerRegistry {
   readonly #retired = new Map<string, string[]>();
   readonly #listeners = new Set<PeerRequestListener>();
   readonly #now: () => number;
+  readonly #ownKey: Uint8Array | undefined;
 
   constructor(client: SignalingClient, now: () => number = Date.now) {
     this.#now = now;
+    this.#ownKey = decodeExact(client.publicKey, KEY_BYTES);
     client.on('signal', (message: SignalIn) => this.#receive(message.from, message.data));
   }
 
@@ -68,12 +72,17 @@ export class PeerRegistry {
 
   /** Holds `signal` of a peer with no connection; tells the listeners when it is the first one held. */
   hold(peer: string, signal: PeerSignal): void {
-    // A bye for a connection never made ends what is held of that session.
+    // A bye for a connection never made ends what is held of that session, once its signature is
+    // checked (anything else held is checked when replayed, against the key then pinned).
     if ('bye' in signal.body) {
-      this.retire(peer, signal.session);
-      const kept = this.#fresh(peer).filter((h) => h.signal.session !== signal.session);
-      if (kept.length > 0) this.#held.set(peer, kept);
-      else this.#held.delete(peer);
+      const from = decodeExact(peer, KEY_BYTES);
+      if (!from || !this.#ownKey) return;
+      void checkPeerSignal(signal, from, this.#ownKey).then((check) => {
+        if (check !== undefined) return;
+        const route = this.#routes.get(peer);
+        if (route) route.deliver(signal);
+        else this.#dropSession(peer, signal.session);
+      });
       return;
     }
     const list = this.#fresh(peer);
@@ -103,6 +112,14 @@ export class PeerRegistry {
     const route = this.#routes.get(from);
     if (route) route.deliver(signal);
     else this.hold(from, signal);
+  }
+
+  /** Ends `session` of `peer` and what is held of it. */
+  #dropSession(peer: string, session: string): void {
+    this.retire(peer, session);
+    const kept = this.#fresh(peer).filter((h) => h.signal.session !== session);
+    if (kept.length > 0) this.#held.set(peer, kept);
+    else this.#held.delete(peer);
   }
 
   /** The held signals of `peer` young enough to replay. */

@@ -47,6 +47,20 @@ export interface PageApi {
   channelCount(label: string): number;
   waitPeerState(state: string, timeout: number): Promise<string>;
   closeReason(): string | undefined;
+  /** Which identity check failed, when one ended the connection. */
+  identityFailure(): { check: string; signal: string } | undefined;
+  /** The peer's candidates dropped for failing their check. */
+  droppedCandidates(): number | undefined;
+  /** The SDP of every remote description the RTCPeerConnection was given, in order. */
+  remoteSdps(): string[];
+  /** Keys that sent signals with no connection open to them (`onPeerRequest`), from `watchRequests()` on. */
+  watchRequests(): void;
+  /** Creates `label` and resolves with the ms until it is open (the whole negotiation: offer, answer, ICE, DTLS, SCTP). */
+  timeChannel(label: string, timeout: number): Promise<number>;
+  /** Peer signals this page's client has sent. */
+  signalsSent(): number;
+  /** Ms per WebCrypto Ed25519 operation over `bytes`-byte messages, `n` of each: signs one after another, verifies (key imported each time) one after another, signs all at once. */
+  cryptoCost(bytes: number, n: number): Promise<{ sign: number; verify: number; signParallel: number }>;
   iceServerUrls(): string[];
   iceTransportPolicy(): string | undefined;
   selectedPair(): Promise<SelectedPair | undefined>;
@@ -54,6 +68,7 @@ export interface PageApi {
 }
 
 let client: SignalingClient | undefined;
+let identity: Identity | undefined;
 let peer: PeerConnection | undefined;
 const states: string[] = [];
 const negotiation: string[] = [];
@@ -64,6 +79,8 @@ let opened = 0;
 const channels = new Map<string, RTCDataChannel[]>();
 const inbox = new Map<string, string[]>();
 const requests: string[] = [];
+const remoteSdps: string[] = [];
+let signalsSent = 0;
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} first`);
@@ -91,7 +108,12 @@ function openTo(key: string, options: PeerOptions = {}): void {
   const rtcConfig: RTCConfiguration | undefined = options.relay
     ? { iceServers: c.iceServers, iceTransportPolicy: 'relay' }
     : undefined;
-  peer = createPeerConnection(c, { peer: key, ...(rtcConfig ? { rtcConfig } : {}) });
+  peer = createPeerConnection(c, {
+    RTCPeerConnection: RecordingPeerConnection,
+    peer: key,
+    identity: need(identity, 'start()'),
+    ...(rtcConfig ? { rtcConfig } : {}),
+  });
   opened++;
   const pc = peer.pc;
   pc.addEventListener('connectionstatechange', () => connectionStates.push(pc.connectionState));
@@ -103,6 +125,14 @@ function openTo(key: string, options: PeerOptions = {}): void {
     recordChange(negotiation, open?.negotiation);
     recordChange(ice, open?.ice);
   });
+}
+
+/** The platform's RTCPeerConnection, recording each remote description it is given. */
+class RecordingPeerConnection extends RTCPeerConnection {
+  override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    remoteSdps.push(description.sdp ?? '');
+    return super.setRemoteDescription(description);
+  }
 }
 
 function waitFor<T>(check: () => T | undefined, timeout: number, what: () => string): Promise<T> {
@@ -120,12 +150,17 @@ function waitFor<T>(check: () => T | undefined, timeout: number, what: () => str
 
 const api: PageApi = {
   async start(url) {
-    const identity = await Identity.generate();
+    identity = await Identity.generate();
     client = createSignalingClient({
       url,
       identity,
       backoff: { initialDelay: 100, maxDelay: 500 },
     });
+    const send = client.send.bind(client);
+    client.send = (message) => {
+      if (message.type === 'signal') signalsSent++;
+      return send(message);
+    };
     client.connect();
     return identity.publicKey;
   },
@@ -181,6 +216,45 @@ const api: PageApi = {
     );
   },
   closeReason: () => peer?.closeReason,
+  identityFailure: () => peer?.identityFailure,
+  droppedCandidates: () => peer?.droppedCandidates,
+  remoteSdps: () => remoteSdps,
+  watchRequests() {
+    onPeerRequest(need(client, 'start()'), (key) => requests.push(key));
+  },
+  signalsSent: () => signalsSent,
+  async cryptoCost(bytes, n) {
+    const s = crypto.subtle;
+    const alg = { name: 'Ed25519' };
+    const pair = (await s.generateKey(alg, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const raw = await s.exportKey('raw', pair.publicKey);
+    const message = new Uint8Array(bytes).fill(7);
+    let signature = new ArrayBuffer(0);
+    let t = performance.now();
+    for (let i = 0; i < n; i++) signature = await s.sign(alg, pair.privateKey, message);
+    const sign = (performance.now() - t) / n;
+    t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const key = await s.importKey('raw', raw, alg, false, ['verify']);
+      if (!(await s.verify(alg, key, signature, message))) throw new Error('verify failed');
+    }
+    const verify = (performance.now() - t) / n;
+    t = performance.now();
+    await Promise.all(Array.from({ length: n }, () => s.sign(alg, pair.privateKey, message)));
+    return { sign, verify, signParallel: (performance.now() - t) / n };
+  },
+  timeChannel(label, timeout) {
+    const start = performance.now();
+    const channel = need(peer, 'open()').createDataChannel(label);
+    track(channel);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label} not open after ${timeout} ms`)), timeout);
+      channel.addEventListener('open', () => {
+        clearTimeout(timer);
+        resolve(performance.now() - start);
+      });
+    });
+  },
   iceServerUrls: () =>
     (peer?.pc.getConfiguration().iceServers ?? []).flatMap((s) =>
       Array.isArray(s.urls) ? s.urls : [s.urls],

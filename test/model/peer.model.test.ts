@@ -35,6 +35,14 @@ function events(snapshot: Snapshot): PeerEvent[] {
       case 'LOCAL.CANDIDATE':
       case 'SIGNAL.CANDIDATE':
         return [{ type, candidate: CANDIDATE }];
+      // A signal that failed its identity check: a candidate (dropped) or a description (the end).
+      case 'SIGNAL.REFUSED':
+        return [
+          { type, failure: { check: 'signature', signal: 'candidate' } },
+          { type, failure: { check: 'unsigned', signal: 'description' } },
+        ];
+      case 'SIGNING.FAILED':
+        return [{ type, failure: { check: 'sign', signal: 'candidate' }, error: 'Error: no key' }];
       case 'SIGNAL.DESCRIPTION':
         return [
           { type, description: { type: 'offer', sdp: 'remote offer' }, generation: next },
@@ -88,9 +96,15 @@ function replay(polite: boolean, path: Path) {
     scope,
     inputFor(polite, pc, (b) => sent.push(describeBody(b))),
   ) as Snapshot;
-  const steps: { value: unknown; tags: string[]; sent: string[]; calls: string[] }[] = [];
+  const steps: { value: unknown; tags: string[]; sent: string[]; calls: string[]; outcome: unknown }[] = [];
   const record = () => {
-    steps.push({ value: snapshot.value, tags: [...snapshot.tags], sent, calls: pc.calls.splice(0) });
+    steps.push({
+      value: snapshot.value,
+      tags: [...snapshot.tags],
+      sent,
+      calls: pc.calls.splice(0),
+      outcome: outcome(snapshot),
+    });
     sent = [];
   };
   record();
@@ -100,6 +114,13 @@ function replay(polite: boolean, path: Path) {
   }
   return steps;
 }
+
+/** What the app reads of the chart's end: why it closed, which check failed, candidates dropped. */
+const outcome = ({ context: { reason, identityFailure, droppedCandidates } }: Snapshot) => ({
+  reason,
+  identityFailure,
+  droppedCandidates,
+});
 
 /** The event with the generation the model meant: one past the last taken, or (stale) the last taken. */
 function concrete(event: PeerEvent, snapshot: Snapshot): PeerEvent {
@@ -167,6 +188,7 @@ async function runPath(polite: boolean, path: Path, coverage: Coverage): Promise
     expect([...snapshot.tags]).toEqual(want.tags);
     expect(sent, `sent to the peer at step ${i}`).toEqual(want.sent);
     expect(newCalls, `asked of the connection at step ${i}`).toEqual(want.calls);
+    expect(outcome(snapshot), `outcome at step ${i}`).toEqual(want.outcome);
     sent = [];
   }
   running.stop();
@@ -184,6 +206,7 @@ const label = (path: Path) =>
       const type = event.type
         .replace(/^xstate\.(done|error)\.actor\.(\w+)$/, '$1 $2')
         .replace(/^xstate\.after\.(\w+)\..*$/, 'after $1');
+      if (event.type === 'SIGNAL.REFUSED') return `${type}(${event.failure.signal})`;
       if (event.type !== 'SIGNAL.DESCRIPTION') return type;
       const stale = (event as { [STALE]?: boolean })[STALE] ? ' stale' : '';
       return `${type}(${event.description.type}${stale})`;
