@@ -104,11 +104,16 @@ export const signalingMachine = setup({
     pickUrl: assign(({ context: { config } }) =>
       config.nextUrl ? { config: { ...config, url: config.nextUrl() } } : {},
     ),
-    clearHandshake: assign({
+    // Each attempt starts with nothing from the one before: its state changes must not report the
+    // last attempt's close code, error or reason as their own.
+    clearAttempt: assign({
       challenge: undefined,
       response: undefined,
       ok: undefined,
       sessionId: undefined,
+      reason: undefined,
+      closeCode: undefined,
+      error: undefined,
     }),
     storeChallenge: assign(({ context, event }) => {
       if (event.type !== 'AUTH.CHALLENGE') return {};
@@ -290,7 +295,7 @@ export const signalingMachine = setup({
       on: { CONNECT: { target: 'session', actions: 'resetSession' } },
     },
     session: {
-      entry: ['pickUrl', 'clearHandshake'],
+      entry: ['pickUrl', 'clearAttempt'],
       exit: 'closeSocket',
       invoke: {
         id: 'socket',

@@ -131,7 +131,8 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     createServer((request, response) => {
       if (!handleRequest(request, response)) upgradeRequired(request, response);
     });
-  if (!http.listening) await listen(http, resolved.port, resolved.host);
+  const startedListening = !http.listening;
+  if (startedListening) await listen(http, resolved.port, resolved.host);
   const address = http.address() as AddressInfo;
   const secure = http instanceof TlsServer;
   const urlHost = hostForUrl(address.address);
@@ -166,7 +167,17 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       : cluster
         ? new SharedFailureRateLimiter(resolved.rateLimit, cluster)
         : new FailureRateLimiter(resolved.rateLimit);
-  if (cluster) await cluster.start();
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (error) {
+      // A server that failed to start must leave nothing behind: no open port answering 426, no handle
+      // keeping the process alive.
+      await cluster.close();
+      if (startedListening) await closeHttp(http);
+      throw error;
+    }
+  }
   const connections = new Set<Connection>();
   let drained: (() => void) | undefined;
   const ctx: ServerContext = {
@@ -365,6 +376,13 @@ function listen(http: HttpServer, port: number, host: string): Promise<void> {
       http.off('error', onError);
       resolve();
     });
+  });
+}
+
+function closeHttp(http: HttpServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    http.close(() => resolve());
+    http.closeAllConnections();
   });
 }
 
