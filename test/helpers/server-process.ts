@@ -15,6 +15,8 @@ export const SERVER_CHILD = join(ROOT, 'test/fixtures/server-child.js');
 const DIST_SERVER = join(ROOT, 'dist/server/index.js');
 
 export interface ServerProcessOptions {
+  /** Environment variables for the child on top of this process's (e.g. `NODE_EXTRA_CA_CERTS`). */
+  env?: Record<string, string>;
   /** Port to listen on; default: a free one picked now and kept across restarts. */
   port?: number;
   /** 32-byte seed (base64url) of the server key; default: a random one kept across restarts. */
@@ -82,8 +84,10 @@ function launch(
   onStderr: (text: string) => void,
 ): Promise<{ child: ChildProcess; ready: Ready }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_CHILD, JSON.stringify(config)], {
+    const { env, ...rest } = config as { env?: Record<string, string> };
+    const child = spawn(process.execPath, [SERVER_CHILD, JSON.stringify(rest)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let stderr = '';
     child.stderr?.on('data', (d) => {
