@@ -55,7 +55,18 @@ export class ClusterSessions implements Sessions {
     this.names = new ClusterKeys(prefix);
     this.leases = new Leases(this.nodeId, this.leaseMs, this.names, log);
     const link = () => this.link;
-    this.presence = new PresenceView(link, this.names, local, changed, prefix.length);
+    this.presence = new PresenceView(
+      link,
+      this.names,
+      this.leases,
+      local,
+      changed,
+      () => {
+        this.needsJoin = true;
+      },
+      (channel) => this.staleChannels.add(channel),
+      prefix.length,
+    );
     this.delivery = new Delivery(
       this.nodeId,
       this.leaseMs,
@@ -63,7 +74,6 @@ export class ClusterSessions implements Sessions {
       this.leases,
       local,
       link,
-      (key) => this.subscribedKeys.has(key),
       (id) => this.own.get(id)?.close(CloseCode.REPLACED, 'replaced by a newer session'),
       prefix.length,
     );
@@ -104,11 +114,25 @@ export class ClusterSessions implements Sessions {
     this.renewTimer = setInterval(() => this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.renewTimer.unref();
     // Not awaited past a bound: with Redis away the node serves its own peers now and joins when it can.
-    const first = this.link
+    const first = this.connect();
+    await Promise.race([first, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  }
+
+  /**
+   * Connects and joins. A standalone client retries by itself; a Redis Cluster client gives up when no
+   * node it was given answers, so the renewal timer calls this again while the link is not open.
+   */
+  private connecting: Promise<void> | undefined;
+  private connect(): Promise<void> {
+    const link = this.link as RedisLink;
+    this.connecting ??= link
       .connect()
       .then(() => this.join())
-      .catch(() => {});
-    await Promise.race([first, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      .catch(() => {})
+      .finally(() => {
+        this.connecting = undefined;
+      });
+    return this.connecting;
   }
 
   /**
@@ -117,33 +141,66 @@ export class ClusterSessions implements Sessions {
    * watched key read again. O(own sessions + watched keys), pipelined.
    */
   private join(): Promise<void> {
+    // A join asked for while one runs runs again after it: what changed meanwhile is not lost.
+    this.joinAgain = this.joining !== undefined;
     this.joining ??= (async () => {
       const link = this.link as RedisLink;
-      try {
-        await this.leases.renew(link.commands, Date.now());
-        await link.sSubscribe([this.names.results(this.nodeId)], this.delivery.onResult);
-        await this.leases.reap(link.commands, this.nodeId, new Set(this.own.keys()));
-        await Promise.all([...this.subscribedKeys.keys()].map((key) => this.subscribe(link, key)));
-        await Promise.all([...this.own.values()].map((peer) => this.register(link, peer)));
-        await this.presence.resync();
+      do {
+        this.joinAgain = false;
         this.needsJoin = false;
-      } catch (error) {
-        this.log.warn({ err: String(error), nodeId: this.nodeId }, 'joining the cluster failed; retrying');
-      } finally {
-        this.joining = undefined;
-      }
+        try {
+          await this.leases.renew(link.commands, Date.now());
+          await link.sSubscribe([this.names.results(this.nodeId)], this.delivery.onResult);
+          await this.leases.reap(link.commands, this.nodeId, new Set(this.own.keys()));
+          // Channels left subscribed by removals and unwatches that could not reach Redis.
+          const stale = [...this.staleChannels];
+          this.staleChannels.clear();
+          if (stale.length > 0) await link.sUnsubscribe(stale);
+          await Promise.all([...this.subscribedKeys.keys()].map((key) => this.subscribe(link, key)));
+          await Promise.all([...this.own.values()].map((peer) => this.register(link, peer)));
+          if (!(await this.presence.resync())) throw new Error('a watched key could not be read');
+          this.joined = true;
+        } catch (error) {
+          this.needsJoin = true;
+          this.log.warn({ err: String(error), nodeId: this.nodeId }, 'joining the cluster failed; retrying');
+        }
+      } while (this.joinAgain && !this.needsJoin && !this.closed);
+      this.joining = undefined;
     })();
     return this.joining;
   }
 
+  private joinAgain = false;
+  /** Whether this node has joined once: a lease found missing afterwards means it was reaped. */
+  private joined = false;
+  /** Shard channels this node no longer needs but could not unsubscribe from (Redis was away). */
+  private readonly staleChannels = new Set<string>();
+
   private renew(): void {
     const link = this.link;
-    if (!link?.commands.isReady || this.closed) return;
+    if (!link || this.closed) return;
+    if (!link.isOpen) {
+      void this.connect();
+      return;
+    }
+    if (!link.commands.isReady) return;
     if (this.needsJoin) {
       void this.join();
       return;
     }
-    this.leases.renew(link.commands, Date.now()).catch(() => {});
+    this.leases
+      .renew(link.commands, Date.now())
+      .then((lost) => {
+        // Stalled past its lease and reaped (or Redis lost the lease): register everything again.
+        if (lost && this.joined) {
+          this.log.warn(
+            { nodeId: this.nodeId },
+            'this node was taken for dead: registering its sessions again',
+          );
+          void this.join();
+        }
+      })
+      .catch(() => {});
   }
 
   private subscribe(link: RedisLink, key: string): Promise<void> {
@@ -197,10 +254,14 @@ export class ClusterSessions implements Sessions {
     const registered = (async () => {
       if (count === 0) await this.subscribe(link, key);
       await this.register(link, peer, maxPerKey);
-    })();
+    })().catch((error: unknown) => {
+      // auth.ok goes out all the same (this node serves it); the next renewal registers it again.
+      this.needsJoin = true;
+      this.log.warn({ err: String(error), nodeId: this.nodeId }, 'registering a session in redis failed');
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      registered.catch(() => {}),
+      registered,
       new Promise((resolve) => {
         timer = setTimeout(resolve, REGISTER_WAIT_MS);
       }),
@@ -227,7 +288,11 @@ export class ClusterSessions implements Sessions {
       this.delivery.untrack(key);
     }
     const link = this.link;
-    if (!link?.commands.isReady) return;
+    if (!link?.commands.isReady) {
+      // Redis away: a rejoin removes the session through this node's index; the channel is dropped then.
+      if (left === 0) this.staleChannels.add(this.names.delivery(key));
+      return;
+    }
     const removal = (async () => {
       const reply = await link.commands.unregister(
         ...unregisterCall(this.names, key, peer.sessionId, this.nodeId),
@@ -240,6 +305,7 @@ export class ClusterSessions implements Sessions {
       .catch((error: unknown) => {
         // The next renewal rejoins, which removes what this node's index still lists.
         this.needsJoin = true;
+        if (!this.subscribedKeys.has(key)) this.staleChannels.add(this.names.delivery(key));
         this.log.warn({ err: String(error), nodeId: this.nodeId }, 'removing a session from redis failed');
       })
       .finally(() => this.removing.delete(removal));
@@ -276,7 +342,8 @@ export class ClusterSessions implements Sessions {
     const key = this.names.failures(address);
     void (async () => {
       const failures = await redis.incr(key);
-      if (failures === 1) await redis.pExpire(key, windowMs);
+      // Every time, not only on the first: a counter whose expiry was lost would lock the address out for good.
+      await redis.pExpire(key, windowMs, 'NX');
       const left = await redis.pTTL(key);
       adopt(failures, left > 0 ? left : windowMs);
     })().catch(() => {});

@@ -63,8 +63,6 @@ export class Delivery {
     private readonly leases: Leases,
     private readonly local: SessionRegistry,
     private readonly link: () => RedisLink | undefined,
-    /** Whether this node subscribes to `key`'s delivery channel (it then gets its own frames back). */
-    private readonly subscribed: (key: string) => boolean,
     /** Closes this node's session `id` as replaced. */
     private readonly replace: (id: string) => void,
     private readonly prefixLength: number,
@@ -85,7 +83,11 @@ export class Delivery {
       else if (members) this.apply(members, value);
       return;
     }
-    if (value.n === this.nodeId) return;
+    if (value.n === this.nodeId) {
+      // This node's own frame came back: it was counted among the receivers, and delivers nothing.
+      if (value.r) this.refused(value.r);
+      return;
+    }
     const deliver = () => {
       let ok = false;
       const targets = this.local.sessionsOf(key);
@@ -104,11 +106,16 @@ export class Delivery {
     } catch {
       return;
     }
-    const pending = this.pending.get(value.r);
-    if (!pending) return;
     if (value.ok) this.settle(value.r, true);
-    else if (++pending.refused >= (pending.expected ?? Number.POSITIVE_INFINITY)) this.settle(value.r, false);
+    else this.refused(value.r);
   };
+
+  private refused(request: string): void {
+    const pending = this.pending.get(request);
+    if (pending && ++pending.refused >= (pending.expected ?? Number.POSITIVE_INFINITY)) {
+      this.settle(request, false);
+    }
+  }
 
   /** This node's first session of `key` is being registered: follow the key's other sessions. */
   track(key: string): void {
@@ -118,7 +125,8 @@ export class Delivery {
   /** The key's sessions as the registration answered them, at `version`; notes older than that are dropped. */
   snapshot(key: string, version: number, sessions: readonly (readonly [string, string])[]): void {
     const members = this.members.get(key);
-    if (!members) return;
+    // A note newer than this answer may have come first (on the other connection): keep it.
+    if (!members || (members.version >= 0 && version <= members.version)) return;
     const others = sessions.filter(([, node]) => node !== this.nodeId).map(([id]) => id);
     members.others = others.length > 0 ? others : undefined;
     members.version = version;
@@ -193,10 +201,9 @@ export class Delivery {
       const receivers = await link.commands.sPublish(this.keys.delivery(key), message);
       const pending = this.pending.get(request);
       if (!pending) return;
-      const others = receivers - (this.subscribed(key) ? 1 : 0);
-      if (others > 0) {
-        pending.expected = others;
-        if (pending.refused >= others) this.settle(request, false);
+      if (receivers > 0) {
+        pending.expected = receivers;
+        if (pending.refused >= receivers) this.settle(request, false);
         return;
       }
       // Nobody subscribed: a session registered on a live node is on its way (a subscription coming

@@ -12,7 +12,7 @@ import { unregisterCall } from './scripts.js';
  */
 export class Leases {
   /** Other nodes → the end of their lease (ms since the epoch), as of the last renewal. */
-  private readonly ends = new Map<string, number>();
+  private ends = new Map<string, number>();
 
   constructor(
     private readonly nodeId: string,
@@ -21,9 +21,13 @@ export class Leases {
     private readonly log: Log,
   ) {}
 
-  /** Whether `node` renewed its lease in time at the last look (this node always is). */
+  /**
+   * Whether `node` may be alive: this node; a node whose lease had not ended at the last look; or a
+   * node not seen yet (it joined since: its sessions must not be taken for a dead node's).
+   */
   isLive(node: string, now = Date.now()): boolean {
-    return node === this.nodeId || (this.ends.get(node) ?? 0) > now;
+    const end = this.ends.get(node);
+    return node === this.nodeId || end === undefined || end > now;
   }
 
   /** How many nodes this node saw alive at its last renewal, itself included. */
@@ -34,19 +38,24 @@ export class Leases {
   /**
    * Renews this node's lease and reaps nodes whose lease ended before `now`. `now` is when the renewal
    * was due, not when Redis answered: after a freeze of Redis, every node's queued renewal lands before
-   * any node reads the leases, so none is taken for dead.
+   * any node reads the leases, so none is taken for dead. Resolves `true` when this node's lease was
+   * gone (it was reaped while stalled, or Redis lost it): its sessions must be registered again.
    */
-  async renew(redis: RedisCommands, now: number): Promise<void> {
-    await redis.zAdd(this.keys.nodes, { score: now + this.leaseMs, value: this.nodeId });
-    this.ends.clear();
+  async renew(redis: RedisCommands, now: number): Promise<boolean> {
+    const added = await redis.zAdd(this.keys.nodes, { score: now + this.leaseMs, value: this.nodeId });
+    const ends = new Map<string, number>();
+    const expired: string[] = [];
     for (const { value: node, score } of await redis.zRangeWithScores(this.keys.nodes, 0, -1)) {
       if (node === this.nodeId) continue;
-      if (score > now) this.ends.set(node, score);
-      else await this.reap(redis, node);
+      ends.set(node, score);
+      if (score <= now) expired.push(node);
     }
+    this.ends = ends;
+    for (const node of expired) await this.reap(redis, node);
+    return added === 1;
   }
 
-  /** Removes `node`'s sessions (unless another survivor is at it) and then its lease. */
+  /** Removes `node`'s sessions (unless another survivor is at it, or it renewed meanwhile) and then its lease. */
   async reap(redis: RedisCommands, node: string, except?: ReadonlySet<string>): Promise<void> {
     const mine = node === this.nodeId;
     if (!mine) {
@@ -55,6 +64,9 @@ export class Leases {
         expiration: { type: 'PX', value: this.leaseMs },
       });
       if (lock === null) return;
+      // A node that was only stalled may have renewed since the look: it keeps its sessions.
+      const score = await redis.zScore(this.keys.nodes, node);
+      if (score !== null && score > Date.now()) return;
     }
     const index = this.keys.nodeIndex(node);
     const sessions = Object.entries(await redis.hGetAll(index)).filter(([id]) => !except?.has(id));

@@ -1,14 +1,18 @@
 import type { PresenceSource } from '../presence.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { ClusterKeys } from './keys.js';
+import type { Leases } from './leases.js';
+import { REGISTER_WAIT_MS } from './options.js';
 import type { RedisLink } from './redis.js';
 
 /** A watched key: its state and the version of the change that set it (−1: the snapshot is on its way). */
 interface Watched {
   online: boolean;
   version: number;
-  /** The snapshot being read; a subscribe meanwhile answers when it arrives. */
+  /** The snapshot being read; a subscribe meanwhile answers when it arrives (or after a bound). */
   reading: Promise<boolean> | undefined;
+  /** A subscribe was answered from this node's own view before the snapshot came: tell what differs. */
+  answeredEarly: boolean;
   /** The newest event that arrived before the snapshot, applied if it is newer. */
   early: { version: number; online: boolean } | undefined;
 }
@@ -27,16 +31,33 @@ export class PresenceView implements PresenceSource {
   constructor(
     private readonly link: () => RedisLink | undefined,
     private readonly keys: ClusterKeys,
+    private readonly leases: Leases,
     private readonly local: SessionRegistry,
     /** The hub: tells this node's watchers of `key`. */
     private readonly changed: (key: string, online: boolean) => void,
+    /** A read failed: the node rejoins, which reads every watched key again. */
+    private readonly failed: () => void,
+    /** A presence channel no longer needed could not be unsubscribed (Redis away): dropped on rejoin. */
+    private readonly stale: (channel: string) => void,
     private readonly prefixLength: number,
   ) {}
 
+  /**
+   * A watched key's state; while its snapshot is on its way, a promise of it, answered from this
+   * node's own view if Redis does not answer within {@link REGISTER_WAIT_MS} (a frozen Redis).
+   */
   state(key: string): boolean | Promise<boolean> {
     const watched = this.watching.get(key);
     if (!watched) return this.local.isOnline(key);
-    return watched.reading ?? watched.online;
+    if (!watched.reading) return watched.online;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        watched.answeredEarly = true;
+        resolve(watched.online);
+      }, REGISTER_WAIT_MS);
+    });
+    return Promise.race([watched.reading, late]).finally(() => clearTimeout(timer));
   }
 
   watched(key: string): void {
@@ -44,31 +65,43 @@ export class PresenceView implements PresenceSource {
       online: this.local.isOnline(key),
       version: -1,
       reading: undefined,
+      answeredEarly: false,
       early: undefined,
     };
     this.watching.set(key, watched);
-    if (this.link()?.commands.isReady) watched.reading = this.read(key, watched, false);
+    if (this.link()?.commands.isReady) {
+      watched.reading = this.read(key, watched, false).then(() => watched.online);
+    }
   }
 
   unwatched(key: string): void {
     this.watching.delete(key);
-    this.link()
-      ?.sUnsubscribe([this.keys.presence(key)])
-      .catch(() => {});
+    const channel = this.keys.presence(key);
+    const link = this.link();
+    if (!link?.commands.isReady) this.stale(channel);
+    else link.sUnsubscribe([channel]).catch(() => this.stale(channel));
   }
 
-  /** Subscribes, then reads the snapshot; never rejects (Redis away: this node's own view). */
+  /**
+   * Subscribes, then reads the snapshot: online while a session of a node that may be alive is in
+   * it. Never rejects: on failure it answers this node's own view and asks for a rejoin.
+   */
   private async read(key: string, watched: Watched, tell: boolean): Promise<boolean> {
     const link = this.link() as RedisLink;
     try {
       await link.sSubscribe([this.keys.presence(key)], this.onMessage);
       const hash = await link.commands.hGetAll(this.keys.sessions(key));
-      const sessions = Object.keys(hash).length - (hash.v === undefined ? 0 : 1);
-      this.settle(key, watched, Number(hash.v ?? 0), sessions > 0 || this.local.isOnline(key), tell);
+      const now = Date.now();
+      const live = Object.entries(hash).some(
+        ([id, value]) => id !== 'v' && this.leases.isLive(value.slice(0, value.indexOf('|')), now),
+      );
+      this.settle(key, watched, Number(hash.v ?? 0), live || this.local.isOnline(key), tell);
+      return true;
     } catch {
       this.settle(key, watched, -1, this.local.isOnline(key), tell);
+      this.failed();
+      return false;
     }
-    return watched.online;
   }
 
   /** With `tell` (a re-read once Redis is back), the watchers hear what changed while it was away. */
@@ -80,7 +113,10 @@ export class PresenceView implements PresenceSource {
     if (early && early.version > version) ({ version, online } = early);
     watched.version = version;
     watched.online = online;
-    if (tell && before !== online && this.watching.get(key) === watched) this.changed(key, online);
+    if ((tell || watched.answeredEarly) && before !== online && this.watching.get(key) === watched) {
+      this.changed(key, online);
+    }
+    watched.answeredEarly = false;
   }
 
   private onEvent(message: string, channel: string): void {
@@ -122,15 +158,17 @@ export class PresenceView implements PresenceSource {
     this.changed(key, online);
   }
 
-  /** Redis is back (or a replica was promoted): subscribe and read every watched key again. */
-  async resync(): Promise<void> {
-    await Promise.all(
-      [...this.watching].map(([key, watched]) => {
-        if (watched.reading) return watched.reading;
-        watched.reading = this.read(key, watched, true);
-        return watched.reading;
+  /** Redis is back (or a replica was promoted): subscribe and read every watched key again; `false` if one failed. */
+  async resync(): Promise<boolean> {
+    const reads = await Promise.all(
+      [...this.watching].map(async ([key, watched]) => {
+        if (watched.reading) return watched.reading.then(() => true);
+        const read = this.read(key, watched, true);
+        watched.reading = read.then(() => watched.online);
+        return read;
       }),
     );
+    return reads.every(Boolean);
   }
 
   /** Keys someone on this node watches. */

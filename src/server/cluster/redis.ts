@@ -7,6 +7,7 @@ export interface RedisCommands {
   readonly isReady: boolean;
   zAdd(key: string, member: { score: number; value: string }): Promise<number>;
   zRem(key: string, member: string): Promise<number>;
+  zScore(key: string, member: string): Promise<number | null>;
   zRangeWithScores(key: string, min: number, max: number): Promise<{ value: string; score: number }[]>;
   hSet(key: string, field: string, value: string): Promise<number>;
   hDel(key: string, field: string): Promise<number>;
@@ -29,6 +30,7 @@ export interface RedisCommands {
 type Listener = (message: string, channel: string) => void;
 
 interface RedisClientLike extends RedisCommands {
+  readonly isOpen: boolean;
   connect(): Promise<unknown>;
   duplicate(): RedisClientLike;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -46,6 +48,8 @@ export interface RedisLink {
   readonly isCluster: boolean;
   /** Whether the connections for commands and for subscriptions are both up. */
   readonly isReady: boolean;
+  /** Whether the client is still trying (a Redis Cluster client gives up when no node answers at start). */
+  readonly isOpen: boolean;
   sSubscribe(channels: string[], listener: Listener): Promise<void>;
   sUnsubscribe(channels: string[]): Promise<void>;
   /** Connects (not awaited by the caller while Redis is away: each client retries by itself). */
@@ -120,14 +124,19 @@ async function detectCluster(
     socket: { ...(shared.socket as object), connectTimeout: DETECT_TIMEOUT_MS, reconnectStrategy: false },
   });
   probe.on('error', () => {});
-  try {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), DETECT_TIMEOUT_MS);
+  });
+  const asked = (async () => {
     await probe.connect();
     return /cluster_enabled:1/.test(await probe.info('cluster'));
-  } catch {
-    return undefined;
-  } finally {
-    probe.destroy();
-  }
+  })().catch(() => undefined);
+  // Bounded as a whole: a frozen Redis accepts the connection and never answers.
+  const answer = await Promise.race([asked, late]);
+  clearTimeout(timer);
+  probe.destroy();
+  return answer;
 }
 
 /**
@@ -193,6 +202,8 @@ export async function openRedis(options: ClusterOptions, events: RedisEvents): P
     client.on('error', onError);
     client.on('node-error', onError);
     client.on('node-ready', onReady);
+    // A shard channel that could not follow its slot after a failover: the node subscribes again.
+    client.on('sharded-channel-moved-error', onError);
   } else {
     for (const c of [client, subscriber]) c.on('error', onError);
     client.on('ready', onReady);
@@ -202,6 +213,9 @@ export async function openRedis(options: ClusterOptions, events: RedisEvents): P
     isCluster,
     get isReady() {
       return client.isReady && subscriber.isReady;
+    },
+    get isOpen() {
+      return client.isOpen;
     },
     sSubscribe: (channels, listener) => subscriber.sSubscribe(channels, listener),
     sUnsubscribe: (channels) => subscriber.sUnsubscribe(channels),
