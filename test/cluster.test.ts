@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
@@ -73,7 +75,9 @@ const outcome = (p: Promise<unknown>) =>
  */
 async function watchOnline(watcher: SignalingClient, key: string): Promise<Presence[]> {
   const seen: Presence[] = [];
-  watcher.on('presence', (m) => seen.push(m));
+  watcher.on('presence', (m) => {
+    if (m.key === key) seen.push(m);
+  });
   await watcher.send({ type: 'presence.subscribe', keys: [key] });
   await until(() => seen.length > 0);
   expect(seen.map((m) => m.online)).toEqual([true]);
@@ -222,11 +226,39 @@ describe('a cluster of three nodes over Redis', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(outagesLogged().map((n, i) => n - (loggedBefore[i] as number))).toEqual([1, 1, 1]);
 
+    // A session that closes while Redis is away: its node leaves its channel once Redis is back.
+    await local.client.disconnect();
     await redis.restart();
     // Within the Redis client's reconnect backoff (≤ 2 s) and a renewal (lease/3), with room for load.
     expect(await sendOnceKnown(a.client, far.key, 'r3', 1, 15_000)).toBe('ack');
     expect(await sendOnceKnown(far.client, late.key, 'r4', 1, 15_000)).toBe('ack');
+    const channels = async () =>
+      (await promisify(execFile)('redis-cli', ['-p', String(redis.port), 'pubsub', 'shardchannels'])).stdout;
+    await eventually(async () => (await channels()).includes(`{${far.key}}:d`));
+    expect(await channels()).not.toContain(`{${local.key}}:d`);
   }, 45_000);
+
+  it('a node frozen past its lease is reaped, and registers its sessions again when it thaws', async () => {
+    const watcher = await peer(nodes[1] as ServerProcess);
+    const target = await peer(nodes[0] as ServerProcess);
+    const seen = await watchOnline(watcher.client, target.key);
+    (nodes[0] as ServerProcess).pause();
+    try {
+      // Its lease ends, a survivor reaps it: the watcher hears the key go offline.
+      await until(() => seen.at(-1)?.online === false, LEASE_MS * 4);
+    } finally {
+      (nodes[0] as ServerProcess).resume();
+    }
+    // Thawed, its sockets are still open (the clients' heartbeat is slower than this): the node finds
+    // its lease was gone and registers its sessions again, and every node sees the key again.
+    await until(() => seen.at(-1)?.online === true, LEASE_MS * 4);
+    expect(target.client.state).toBe(ConnectionState.CONNECTED);
+    const late = await peer(nodes[2] as ServerProcess);
+    expect(await watchOnline(late.client, target.key)).toHaveLength(1);
+    expect(await outcome(late.client.send({ type: 'signal', to: target.key, id: 'thawed', data: 1 }))).toBe(
+      'ack',
+    );
+  }, 30_000);
 
   it('Redis frozen (SIGSTOP) past the lease: peer-offline across nodes meanwhile, and no node reaped once it thaws', async () => {
     const a = await peer(nodes[0] as ServerProcess);
@@ -246,6 +278,16 @@ describe('a cluster of three nodes over Redis', () => {
         'peer-offline',
       );
       expect(Date.now() - asked).toBeGreaterThanOrEqual(LEASE_MS - 100);
+      // A presence subscribe is answered within a second from the node's own view, not held by Redis.
+      const fresh = (await Identity.generate()).publicKey;
+      const answered = new Promise<Presence>((resolve) =>
+        a.client.on('presence', (m) => m.key === fresh && resolve(m)),
+      );
+      const subscribedAt = Date.now();
+      await a.client.send({ type: 'presence.subscribe', keys: [fresh] });
+      expect(await answered).toMatchObject({ online: false });
+      expect(Date.now() - subscribedAt).toBeLessThan(2500);
+      await a.client.send({ type: 'presence.unsubscribe', keys: [fresh] });
       // Frozen for three leases: every lease in Redis is past its end when it thaws.
       await new Promise((r) => setTimeout(r, 3 * LEASE_MS));
     } finally {

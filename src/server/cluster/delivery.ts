@@ -208,14 +208,11 @@ export class Delivery {
       }
       // Nobody subscribed: a session registered on a live node is on its way (a subscription coming
       // back after a failover), so try again; none is `peer-offline` now.
-      const now = Date.now();
       const hash = await link.commands.hGetAll(this.keys.sessions(key));
-      const waiting = Object.entries(hash).some(
-        ([id, value]) =>
-          id !== 'v' &&
-          this.leases.isLive(value.slice(0, value.indexOf('|')), now) &&
-          !value.startsWith(`${this.nodeId}|`),
-      );
+      const nodes = Object.entries(hash)
+        .filter(([id, value]) => id !== 'v' && !value.startsWith(`${this.nodeId}|`))
+        .map(([, value]) => value.slice(0, value.indexOf('|')));
+      const waiting = nodes.length > 0 && (await this.leases.anyAlive(link.commands, nodes));
       if (!waiting) this.settle(request, false);
       else
         setTimeout(

@@ -30,6 +30,20 @@ export class Leases {
     return node === this.nodeId || end === undefined || end > now;
   }
 
+  /**
+   * Whether one of `nodes` is alive. Nodes this node last saw expired are asked again (their lease's
+   * score now): one may have been reaped while stalled and come back since, its sessions registered again.
+   */
+  async anyAlive(redis: RedisCommands, nodes: readonly string[]): Promise<boolean> {
+    const now = Date.now();
+    if (nodes.some((node) => this.isLive(node, now))) return true;
+    for (const node of new Set(nodes)) {
+      const score = await redis.zScore(this.keys.nodes, node);
+      if (score !== null && score > now) return true;
+    }
+    return false;
+  }
+
   /** How many nodes this node saw alive at its last renewal, itself included. */
   get liveNodes(): number {
     return this.ends.size + 1;

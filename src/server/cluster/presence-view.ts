@@ -91,10 +91,10 @@ export class PresenceView implements PresenceSource {
     try {
       await link.sSubscribe([this.keys.presence(key)], this.onMessage);
       const hash = await link.commands.hGetAll(this.keys.sessions(key));
-      const now = Date.now();
-      const live = Object.entries(hash).some(
-        ([id, value]) => id !== 'v' && this.leases.isLive(value.slice(0, value.indexOf('|')), now),
-      );
+      const nodes = Object.entries(hash)
+        .filter(([id]) => id !== 'v')
+        .map(([, value]) => value.slice(0, value.indexOf('|')));
+      const live = nodes.length > 0 && (await this.leases.anyAlive(link.commands, nodes));
       this.settle(key, watched, Number(hash.v ?? 0), live || this.local.isOnline(key), tell);
       return true;
     } catch {
