@@ -5,10 +5,11 @@ import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
 import type { Presence, SignalIn } from '../src/protocol/messages.js';
+import { clusterPeer } from './helpers/cluster-peer.js';
 import { ensureDist } from './helpers/dist.js';
 import { type RedisProcess, startRedis } from './helpers/redis.js';
 import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
-import { until } from './helpers/until.js';
+import { eventually, until } from './helpers/until.js';
 
 /**
  * The cluster routed per key, on both kinds of Redis it runs on: a standalone `redis-server` that
@@ -45,15 +46,6 @@ const backends: Backend[] = [
     },
   },
 ];
-
-/** Resolves once `check()` resolves true, polling every 20 ms; rejects after `timeout` ms. */
-async function eventually(check: () => Promise<boolean>, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const outcome = (p: Promise<unknown>) =>
   p.then(
@@ -98,20 +90,7 @@ describe.each(backends)('the cluster on $name', (backend) => {
 
   const node = (i: number) => nodes[i] as ServerProcess;
 
-  async function peer(at: ServerProcess, identity?: Identity) {
-    const id = identity ?? (await Identity.generate());
-    const client = createSignalingClient({
-      url: at.url,
-      identity: id,
-      serverKey: at.publicKey,
-      globalEvents: false,
-      backoff: { initialDelay: 50, maxDelay: 200 },
-    });
-    clients.push(client);
-    client.connect();
-    await client.ready();
-    return { client, key: id.publicKey, identity: id };
-  }
+  const peer = (at: ServerProcess, identity?: Identity) => clusterPeer(clients, at, identity);
 
   /** The first presence frame `watcher` hears about `key` after subscribing to it. */
   function firstPresence(watcher: SignalingClient, key: string): Promise<Presence> {

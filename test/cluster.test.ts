@@ -8,11 +8,12 @@ import { ConnectionState } from '../src/machines/signaling.types.js';
 import type { Presence, SignalIn } from '../src/protocol/messages.js';
 import { createSignalingServer } from '../src/server/index.js';
 import { reach } from './helpers/client-watch.js';
+import { clusterPeer } from './helpers/cluster-peer.js';
 import { ensureDist } from './helpers/dist.js';
 import { type RedisProcess, startRedis } from './helpers/redis.js';
 import { RawClient } from './helpers/server-client.js';
 import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
-import { until } from './helpers/until.js';
+import { eventually, until } from './helpers/until.js';
 
 /**
  * The reference server as a cluster: three server processes over a real `redis-server`, real clients
@@ -48,20 +49,7 @@ afterEach(async () => {
   for (const node of nodes) if (!node.running) await node.restart();
 });
 
-async function peer(node: ServerProcess, identity?: Identity) {
-  const id = identity ?? (await Identity.generate());
-  const client = createSignalingClient({
-    url: node.url,
-    identity: id,
-    serverKey: node.publicKey,
-    globalEvents: false,
-    backoff: { initialDelay: 50, maxDelay: 200 },
-  });
-  clients.push(client);
-  client.connect();
-  await client.ready();
-  return { client, key: id.publicKey, identity: id };
-}
+const peer = (node: ServerProcess, identity?: Identity) => clusterPeer(clients, node, identity);
 
 const outcome = (p: Promise<unknown>) =>
   p.then(
@@ -82,15 +70,6 @@ async function watchOnline(watcher: SignalingClient, key: string): Promise<Prese
   await until(() => seen.length > 0);
   expect(seen.map((m) => m.online)).toEqual([true]);
   return seen;
-}
-
-/** Resolves once `check()` resolves true, polling every 50 ms; rejects after `timeout` ms. */
-async function eventually(check: () => Promise<boolean>, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Sends until the ack comes: after a Redis outage, the nodes register their sessions again once it is back. */
