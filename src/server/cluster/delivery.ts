@@ -4,8 +4,15 @@ import type { Leases } from './leases.js';
 import { RETRY_PUBLISH_MS } from './options.js';
 import type { RedisLink } from './redis.js';
 
-/** On a key's delivery channel: a frame for its sessions (`r`: answer to node `n`), or a change of them. */
-type DeliveryMessage = { n: string; r?: string; f: string } | MembershipNote;
+/**
+ * On a key's delivery channel, a frame for the key's sessions travels as `NODE|REQUEST|FRAME` (the
+ * sender's node, the request to answer — empty for none — and the frame as the sessions get it):
+ * no JSON around JSON, so neither side escapes or unescapes the frame. Ids hold no `|`. Anything
+ * starting with `{` is a {@link MembershipNote}. Answers travel as `REQUEST|1` (delivered) or `REQUEST|0`.
+ */
+function frameMessage(node: string, request: string, frame: string): string {
+  return `${node}|${request}|${frame}`;
+}
 
 /**
  * A change of a key's sessions, from the script that made it, with the key's version: session `j`
@@ -69,30 +76,27 @@ export class Delivery {
   ) {}
 
   readonly onDeliveryMessage = (message: string, channel: string): void => {
-    let value: DeliveryMessage;
-    try {
-      value = JSON.parse(message) as DeliveryMessage;
-    } catch {
-      return;
-    }
     const key = channel.slice(this.prefixLength + 1, -3);
-    if ('v' in value) {
-      for (const [id, node] of value.x ?? []) if (node === this.nodeId) this.replace(id);
-      const members = this.members.get(key);
-      if (members && members.version < 0) members.early = [...(members.early ?? []), value];
-      else if (members) this.apply(members, value);
+    if (message.startsWith('{')) {
+      this.onNote(key, message);
       return;
     }
-    if (value.n === this.nodeId) {
+    const first = message.indexOf('|');
+    const second = message.indexOf('|', first + 1);
+    if (first < 0 || second < 0) return;
+    const node = message.slice(0, first);
+    const request = message.slice(first + 1, second);
+    if (node === this.nodeId) {
       // This node's own frame came back: it was counted among the receivers, and delivers nothing.
-      if (value.r) this.refused(value.r);
+      if (request) this.refused(request);
       return;
     }
+    const frame = message.slice(second + 1);
     const deliver = () => {
       let ok = false;
       const targets = this.local.sessionsOf(key);
-      if (targets) for (const target of [...targets]) if (target.send(value.f)) ok = true;
-      if (value.r) this.publish(this.keys.results(value.n), JSON.stringify({ r: value.r, ok }));
+      if (targets) for (const target of [...targets]) if (target.send(frame)) ok = true;
+      if (request) this.publish(this.keys.results(node), `${request}|${ok ? 1 : 0}`);
     };
     const held = this.held.get(key);
     if (held && !this.local.sessionsOf(key)) held.push(deliver);
@@ -100,15 +104,24 @@ export class Delivery {
   };
 
   readonly onResult = (message: string): void => {
-    let value: { r: string; ok: boolean };
+    const bar = message.lastIndexOf('|');
+    const request = message.slice(0, bar);
+    if (message.endsWith('|1')) this.settle(request, true);
+    else this.refused(request);
+  };
+
+  private onNote(key: string, message: string): void {
+    let note: MembershipNote;
     try {
-      value = JSON.parse(message) as { r: string; ok: boolean };
+      note = JSON.parse(message) as MembershipNote;
     } catch {
       return;
     }
-    if (value.ok) this.settle(value.r, true);
-    else this.refused(value.r);
-  };
+    for (const [id, node] of note.x ?? []) if (node === this.nodeId) this.replace(id);
+    const members = this.members.get(key);
+    if (members && members.version < 0) members.early = [...(members.early ?? []), note];
+    else if (members) this.apply(members, note);
+  }
 
   private refused(request: string): void {
     const pending = this.pending.get(request);
@@ -181,12 +194,11 @@ export class Delivery {
     const link = this.link();
     if (!link?.commands.isReady) return undefined;
     if (!answer) {
-      if (this.elsewhere(key))
-        this.publish(this.keys.delivery(key), JSON.stringify({ n: this.nodeId, f: frame }));
+      if (this.elsewhere(key)) this.publish(this.keys.delivery(key), frameMessage(this.nodeId, '', frame));
       return undefined;
     }
     const request = `${this.nodeId}:${++this.serial}`;
-    const message = JSON.stringify({ n: this.nodeId, r: request, f: frame });
+    const message = frameMessage(this.nodeId, request, frame);
     return new Promise((resolve) => {
       // A node that never answers (dead, its lease not yet over) counts as one that did not deliver.
       const timer = setTimeout(() => this.settle(request, false), this.leaseMs);
