@@ -160,9 +160,18 @@ export class ClusterSessions implements Sessions {
           await Promise.all([...this.own.values()].map((peer) => this.register(link, peer)));
           if (!(await this.presence.resync())) throw new Error('a watched key could not be read');
           this.joined = true;
+          this.joinFailing = false;
         } catch (error) {
           this.needsJoin = true;
-          this.log.warn({ err: String(error), nodeId: this.nodeId }, 'joining the cluster failed; retrying');
+          // Once per streak: during a failover every renewal tries again until the new master answers.
+          if (this.joined || !this.joinFailing) {
+            this.log.warn(
+              { err: String(error), nodeId: this.nodeId },
+              'joining the cluster failed; retrying',
+            );
+          }
+          this.joinFailing = true;
+          this.joined = false;
         }
       } while (this.joinAgain && !this.needsJoin && !this.closed);
       this.joining = undefined;
@@ -171,6 +180,7 @@ export class ClusterSessions implements Sessions {
   }
 
   private joinAgain = false;
+  private joinFailing = false;
   /** Whether this node has joined once: a lease found missing afterwards means it was reaped. */
   private joined = false;
   /** Shard channels this node no longer needs but could not unsubscribe from (Redis was away). */
