@@ -1,6 +1,6 @@
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisCluster, startRedisCluster } from '../scripts/lib/redis-cluster.js';
+import { freeClusterPorts, type RedisCluster, startRedisCluster } from '../scripts/lib/redis-cluster.js';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { isSignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
@@ -290,4 +290,37 @@ describe.each(backends)('the cluster on $name', (backend) => {
     },
     60_000,
   );
+});
+
+describe('a node started while its Redis Cluster is not up yet', () => {
+  it('keeps trying, and relays across nodes once the Redis Cluster is there', async () => {
+    ensureDist();
+    const ports = await freeClusterPorts();
+    const urls = ports.map((port) => `redis://127.0.0.1:${port}`);
+    const seed = randomSeed();
+    const early = [
+      await startServerProcess({ seed, cluster: { redis: urls, leaseMs: LEASE_MS } }),
+      await startServerProcess({ seed, cluster: { redis: urls, leaseMs: LEASE_MS } }),
+    ];
+    const clients: SignalingClient[] = [];
+    let cluster: RedisCluster | undefined;
+    try {
+      // The nodes serve their own peers meanwhile.
+      const [a, b] = [
+        await clusterPeer(clients, early[0] as ServerProcess),
+        await clusterPeer(clients, early[1] as ServerProcess),
+      ];
+      cluster = await startRedisCluster({ ports });
+      await eventually(
+        async () =>
+          (await outcome(a.client.send({ type: 'signal', to: b.key, id: `late-${Date.now()}`, data: 1 }))) ===
+          'ack',
+        15_000,
+      );
+    } finally {
+      await Promise.all(clients.map((c) => c.disconnect()));
+      for (const node of early) await node.stop();
+      await cluster?.stop();
+    }
+  }, 60_000);
 });

@@ -11,4 +11,6 @@ export interface RedisCluster {
   kill(port: number): Promise<void>;
   stop(): Promise<void>;
 }
-export function startRedisCluster(options?: { password?: string }): Promise<RedisCluster>;
+export function startRedisCluster(options?: { password?: string; ports?: number[] }): Promise<RedisCluster>;
+/** Six ports a cluster can use (each with its bus port + 10000 free). */
+export function freeClusterPorts(): Promise<number[]>;

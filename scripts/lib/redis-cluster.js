@@ -34,15 +34,24 @@ async function clusterPort(taken) {
   }
 }
 
-/**
- * Starts the cluster; resolves once every slot is served and every replica is in sync.
- * @param {{ password?: string }} [options] `password`: every node requires it (`--requirepass`).
- */
-export async function startRedisCluster({ password } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'signaling-actor-redis-cluster-'));
+/** Six ports a cluster can use (each with its bus port + 10000 free), for a test that names them first. */
+export async function freeClusterPorts() {
   const taken = new Set();
   const ports = [];
   for (let i = 0; i < 6; i++) ports.push(await clusterPort(taken));
+  return ports;
+}
+
+/**
+ * Starts the cluster; resolves once every slot is served and every replica is in sync.
+ * @param {{ password?: string, ports?: number[] }} [options] `password`: every node requires it
+ *   (`--requirepass`); `ports`: the six ports to use (from {@link freeClusterPorts}), default free ones.
+ */
+export async function startRedisCluster({ password, ports: given } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'signaling-actor-redis-cluster-'));
+  const taken = new Set();
+  const ports = given ? [...given] : [];
+  while (ports.length < 6) ports.push(await clusterPort(taken));
   const auth = password ? ['-a', password, '--no-auth-warning'] : [];
   const cli = async (port, ...args) =>
     (await run('redis-cli', ['-p', String(port), ...auth, ...args])).stdout;

@@ -160,6 +160,7 @@ export class ClusterSessions implements Sessions {
           await Promise.all([...this.own.values()].map((peer) => this.register(link, peer)));
           if (!(await this.presence.resync())) throw new Error('a watched key could not be read');
           this.joined = true;
+          this.everJoined = true;
           this.joinFailing = false;
         } catch (error) {
           this.needsJoin = true;
@@ -172,6 +173,10 @@ export class ClusterSessions implements Sessions {
           }
           this.joinFailing = true;
           this.joined = false;
+          // A Redis Cluster client that connected while the cluster was forming holds an empty slot map
+          // and never asks again: until the first join, a few failures in a row connect it anew. (Later,
+          // in a failover, the client follows the promoted replica by itself.)
+          if (link.isCluster && !this.everJoined && ++this.joinFailures % 3 === 0) await link.reset();
         }
       } while (this.joinAgain && !this.needsJoin && !this.closed);
       this.joining = undefined;
@@ -181,6 +186,8 @@ export class ClusterSessions implements Sessions {
 
   private joinAgain = false;
   private joinFailing = false;
+  private joinFailures = 0;
+  private everJoined = false;
   /** Whether this node has joined once: a lease found missing afterwards means it was reaped. */
   private joined = false;
   /** Shard channels this node no longer needs but could not unsubscribe from (Redis was away). */

@@ -54,6 +54,11 @@ export interface RedisLink {
   sUnsubscribe(channels: string[]): Promise<void>;
   /** Connects (not awaited by the caller while Redis is away: each client retries by itself). */
   connect(): Promise<void>;
+  /**
+   * A Redis Cluster client that connected while the cluster was still forming keeps an empty slot map
+   * and never asks again: closing it lets the next `connect()` discover the topology anew.
+   */
+  reset(): Promise<void>;
   /** Closes the connections after their pending replies. */
   close(): Promise<void>;
   /** Drops the connections at once (what `close` left open). */
@@ -222,6 +227,10 @@ export async function openRedis(options: ClusterOptions, events: RedisEvents): P
     async connect() {
       if (subscriber !== client) await subscriber.connect();
       await client.connect();
+    },
+    async reset() {
+      // Dropped, not closed: a close waits for replies a dead node never sends.
+      for (const c of new Set([subscriber, client])) c.destroy();
     },
     async close() {
       closed = true;
