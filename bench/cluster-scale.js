@@ -78,11 +78,11 @@ await sleep(1000);
 const after = await Promise.all(nodes.map(usage));
 const own = perSession(before[0], after[0], OWN);
 const other = perSession(before[1], after[1], OWN);
-const idle = perSession(before[2], after[2], OWN);
+const third = perSession(before[2], after[2], OWN);
 console.log(`${OWN} sessions opened on node 1, none watched — per session (heap after GC, CPU):`);
 console.log(`  node 1 (its own)             ${fmt(own)}`);
 console.log(`  node 2 (another node's)      ${fmt(other)}   goal ≤ 64 B and ≤ 15 µs`);
-console.log(`  node 3 (another node's)      ${fmt(idle)}`);
+console.log(`  node 3 (another node's)      ${fmt(third)}`);
 console.log(
   `node 2's cost of a session on node 1 vs node 1's own: heap ${(other.heap / own.heap).toFixed(3)}×, CPU ${(other.cpu / own.cpu).toFixed(3)}×`,
 );
