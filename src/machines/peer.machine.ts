@@ -122,10 +122,11 @@ export const peerMachine = setup({
         return { description, generation };
       },
     }),
+    // The held offer stays until `answering` is left: its input reads it on entry.
     takeHeldOffer: assign({
       remoteGeneration: ({ context }) => context.heldOffer?.generation ?? context.remoteGeneration,
-      heldOffer: undefined,
     }),
+    dropHeldOffer: assign({ heldOffer: undefined }),
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
     restartIce: ({ context }) => context.pc.restartIce(),
     sendBye: ({ context }) => context.send({ bye: true }),
@@ -255,6 +256,7 @@ export const peerMachine = setup({
               },
             },
             answering: {
+              exit: 'dropHeldOffer',
               invoke: {
                 id: 'acceptOffer',
                 src: 'acceptOffer',
