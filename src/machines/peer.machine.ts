@@ -119,10 +119,24 @@ export const peerMachine = setup({
     holdOffer: assign({
       heldOffer: ({ event }) => {
         const { description, generation } = event as DescriptionEvent;
-        return { description, generation };
+        return { description, generation, candidates: [] };
       },
     }),
-    // The held offer stays until `answering` is left: its input reads it on entry.
+    // The held offer's candidates wait with it: an implementation that queues a candidate it cannot
+    // place yet (werift) would fail the next remote description over it.
+    holdCandidate: assign({
+      heldOffer: ({ context: { heldOffer }, event }) =>
+        heldOffer && event.type === 'SIGNAL.CANDIDATE'
+          ? { ...heldOffer, candidates: [...heldOffer.candidates, event.candidate] }
+          : heldOffer,
+    }),
+    // The held offer answered: its candidates now have their remote description.
+    addHeldCandidates: ({ context }) => {
+      for (const candidate of context.heldOffer?.candidates ?? []) {
+        context.pc.addIceCandidate(candidate ?? undefined).catch(() => {});
+      }
+    },
+    // The held offer stays until `answering` is done with it: its input reads it on entry.
     takeHeldOffer: assign({
       remoteGeneration: ({ context }) => context.heldOffer?.generation ?? context.remoteGeneration,
     }),
@@ -169,7 +183,10 @@ export const peerMachine = setup({
       type: 'parallel',
       on: {
         'LOCAL.CANDIDATE': { actions: 'sendCandidate' },
-        'SIGNAL.CANDIDATE': { actions: 'addCandidate' },
+        'SIGNAL.CANDIDATE': [
+          { guard: 'holdingOffer', actions: 'holdCandidate' },
+          { actions: 'addCandidate' },
+        ],
         CLOSE: { target: 'closed', actions: ['closeLocal', 'sendBye'] },
         'SIGNAL.BYE': { target: 'closed', actions: 'closeRemote' },
         'REMOTE.REPLACED': { target: 'closed', actions: 'closeReplaced' },
@@ -256,16 +273,22 @@ export const peerMachine = setup({
               },
             },
             answering: {
-              exit: 'dropHeldOffer',
               invoke: {
                 id: 'acceptOffer',
                 src: 'acceptOffer',
                 /** The connection and the peer's offer: the one that entered this state, or the held one. */
                 input: ({ context, event }) => ({ pc: context.pc, description: remote(context, event) }),
-                onDone: { target: 'stable', actions: ['nextGeneration', 'sendDescription'] },
+                onDone: {
+                  target: 'stable',
+                  actions: ['addHeldCandidates', 'dropHeldOffer', 'nextGeneration', 'sendDescription'],
+                },
                 onError: [
-                  { guard: 'lastFailure', target: '#peer.unnegotiable', actions: 'recordError' },
-                  { target: 'recovering', actions: 'recordError' },
+                  {
+                    guard: 'lastFailure',
+                    target: '#peer.unnegotiable',
+                    actions: ['recordError', 'dropHeldOffer'],
+                  },
+                  { target: 'recovering', actions: ['recordError', 'dropHeldOffer'] },
                 ],
               },
             },

@@ -161,10 +161,13 @@ export interface PeerContext {
   /** A `negotiationneeded` came while busy: an offer follows once stable. */
   negotiationPending: boolean;
   /**
-   * The peer's offer the impolite side ignored for its own: answered if the peer's answer does not
-   * come within `answerTimeout` (the peer could not take this side's offer).
+   * The peer's offer the impolite side ignored for its own, with the candidates that came after it:
+   * answered if the peer's answer does not come within `answerTimeout` (the peer could not take this
+   * side's offer), dropped once the peer's answer is taken.
    */
-  heldOffer: { description: Description; generation: number } | undefined;
+  heldOffer:
+    | { description: Description; generation: number; candidates: (RTCIceCandidateInit | null)[] }
+    | undefined;
   /** The check a signal failed, when one ended the connection (`reason` `'identity'`). */
   identityFailure: IdentityFailure | undefined;
   /** The peer's candidates dropped for failing their check (the connection goes on without them). */
