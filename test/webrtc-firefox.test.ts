@@ -19,7 +19,7 @@ import { pageApi as chromiumApi, type Remote, untilValue } from './helpers/page-
  * offers while the signaling server is away; politeness is chosen by picking the keys.
  */
 
-export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 
 type Api = Remote<PageApi>;
 
