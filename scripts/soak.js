@@ -6,15 +6,17 @@
 //
 // With --cluster, three server processes over a redis-server of the soak's own (Debian package
 // `redis-server`, on a free port) take the place of the one: each client dials the list of their URLs,
-// and each kill takes a random node, so signals cross nodes and clients move between them.
+// and each kill takes a random node, so signals cross nodes and clients move between them. With
+// --redis-cluster, the nodes share a local Redis Cluster (3 masters + 3 replicas) instead.
 //
 //   npm run soak                                   (build, then 50 restarts)
-//   node scripts/soak.js [--restarts 50] [--min-up 100] [--max-up 600] [--max-down 200] [--cluster]
+//   node scripts/soak.js [--restarts 50] [--min-up 100] [--max-up 600] [--max-down 200] [--cluster [--redis-cluster]]
 //
 // Prints `lost N, duplicated M` (and the order check); exits 1 unless all three are 0.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { freePort, killHard, sleep, startRedis, startServer } from './lib/processes.js';
+import { startRedisCluster } from './lib/redis-cluster.js';
 
 const DIST = new URL('../dist/index.js', import.meta.url);
 if (!existsSync(DIST)) {
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     'max-down': { type: 'string', default: '200' },
     quiet: { type: 'boolean', default: false },
     cluster: { type: 'boolean', default: false },
+    'redis-cluster': { type: 'boolean', default: false },
   },
 });
 const RESTARTS = Number(values.restarts);
@@ -41,7 +44,11 @@ const log = (text) => values.quiet || process.stderr.write(`${text}\n`);
 const between = (lo, hi) => lo + Math.random() * (hi - lo);
 
 const seed = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
-const redis = values.cluster ? await startRedis() : undefined;
+const redis = !values.cluster
+  ? undefined
+  : values['redis-cluster']
+    ? await startRedisCluster().then((c) => ({ url: c.urls, stop: () => c.stop() }))
+    : await startRedis().then((r) => ({ url: r.url, stop: () => r.child.kill('SIGKILL') }));
 const configs = [];
 for (let i = 0; i < (redis ? 3 : 1); i++) {
   configs.push({
@@ -184,10 +191,10 @@ const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
 await Promise.all([a.client.disconnect(), b.client.disconnect()]);
 for (const server of servers) server.child.kill('SIGTERM');
-redis?.child.kill('SIGKILL');
+await redis?.stop();
 
 process.stdout.write(
-  `${RESTARTS} ${redis ? 'node kills in a cluster of 3' : 'restarts'} in ${seconds} s; sent A→B ${sentAB}, B→A ${sentBA}; ` +
+  `${RESTARTS} ${redis ? `node kills in a cluster of 3${values['redis-cluster'] ? ' on a Redis Cluster' : ''}` : 'restarts'} in ${seconds} s; sent A→B ${sentAB}, B→A ${sentBA}; ` +
     `retried after peer-offline ${stats.retriesOffline}, after other refusals ${stats.retriesOther}\n`,
 );
 process.stdout.write(`out of order ${outOfOrder}\n`);

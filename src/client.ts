@@ -1,7 +1,7 @@
 import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
 import { SignalingError } from './errors.js';
 import type { Signer } from './identity/identity.js';
-import type { BackoffOptions } from './machines/backoff.js';
+import { type BackoffOptions, MAX_TIMER_DELAY_MS, resolveBackoff } from './machines/backoff.js';
 import { signalingMachine } from './machines/signaling.machine.js';
 import {
   type ConnectionError,
@@ -72,8 +72,13 @@ export interface SignalingClientOptions {
   globalEvents?: EventTargetLike | false;
 }
 
-/** What `onStateChange` listeners are told besides the states. */
+/**
+ * What `onStateChange` listeners are told besides the states: only what is true of this change. Set on
+ * changes into `reconnecting` and `failed`; a new attempt (`connecting`, `authenticating`) and
+ * `connected` carry none of them.
+ */
 export interface StateChangeDetails {
+  /** In `reconnecting` and `failed`: why. */
   reason: ReconnectReason | FailureReason | undefined;
   /** In `reconnecting`: ms until the next attempt. */
   retryIn: number | undefined;
@@ -105,6 +110,18 @@ export interface InboundMessages {
 export type Inbound<T extends string> = T extends keyof InboundMessages
   ? InboundMessages[T]
   : ApplicationMessage;
+
+/** Options of {@link SignalingClient.send}. */
+export interface SendOptions {
+  /**
+   * For a `signal`: when the server answers `peer-offline`, watch the peer's presence (subscribing to
+   * it if the application does not, unsubscribing after) and send the signal again once the peer is
+   * online, until it is acknowledged; `queue.maxAge` after `send()` it rejects `expired`, with the
+   * `peer-offline` answer as its `cause`. Other messages ignore it. Default `false`: `peer-offline`
+   * rejects at once.
+   */
+  waitForPeer?: boolean;
+}
 
 /** What `send` accepts: a signal, a presence (un)subscription, or an application message. */
 export type OutboundMessage = SignalOut | PresenceSubscribe | PresenceUnsubscribe | ApplicationMessage;
@@ -263,12 +280,15 @@ export class SignalingClient {
   /**
    * Sends a message. Connected, it is written at once; otherwise it queues until the connection is
    * authenticated. A `signal` resolves on the server's `ack` and rejects with `peer-offline` when the
-   * peer is not connected; it is resent after a reconnect until acknowledged. The keys of the
-   * `presence.subscribe`s written (less those unsubscribed) are remembered: every new session starts
-   * with one `presence.subscribe` of all of them, before the queue, since the server forgets them.
+   * peer is not connected (with `waitForPeer`, it waits for the peer instead); it is resent after a
+   * reconnect until acknowledged or `queue.maxAge` has passed. The keys of the `presence.subscribe`s
+   * written (less those unsubscribed) are remembered: every new session starts with one
+   * `presence.subscribe` of all of them, before the queue, since the server forgets them.
    */
-  send(message: OutboundMessage): Promise<void> {
-    return this.#stopped ? Promise.reject(disconnectedError()) : this.#dispatcher.send(message);
+  send(message: OutboundMessage, options?: SendOptions): Promise<void> {
+    return this.#stopped
+      ? Promise.reject(disconnectedError())
+      : this.#dispatcher.send(message, options?.waitForPeer);
   }
 
   /** Every inbound message that is not part of the connection itself. Returns an unsubscribe. */
@@ -360,21 +380,51 @@ function disconnectedError(): SignalingError {
 }
 
 /**
- * Fails at creation on the mistakes that would otherwise surface later as a retry loop (a seed string
- * for `identity`, a malformed `serverKey`).
+ * Fails at creation on every option that would otherwise surface later, as a retry loop (a seed string
+ * for `identity`, a malformed `serverKey`) or as an error thrown inside the running actor (a negative
+ * `backoff.maxRetries`, a `heartbeat` of NaN). `queue` is checked by the Dispatcher, `url` strings by
+ * normalizeOrigin (`invalid-origin`).
  * @throws SignalingError `invalid-option` naming the option and what it takes
  */
 function checkOptions(o: SignalingClientOptions): void {
   const bad = (name: string, expected: string) => {
     throw new SignalingError('invalid-option', `\`${name}\` must be ${expected}`);
   };
+  const is = (name: string, ok: unknown, expected: string) => ok || bad(name, expected);
+  const optional = (v: unknown, type: string) => v === undefined || typeof v === type;
+  // `v === +v`: a number and not NaN (a numeric string is not).
+  const ms = (name: string, v: number | undefined) =>
+    is(name, v === undefined || (v === +v && v > 0 && v <= MAX_TIMER_DELAY_MS), 'ms > 0');
   const identity = o?.identity;
   if (typeof identity?.sign !== 'function') {
     bad('identity', `an Identity or Signer (\`await Identity.fromSeed(seed)\`), not ${typeof identity}`);
   }
+  is('identity.publicKey', typeof identity.publicKey === 'string', 'a string');
   if (o.serverKey !== undefined && decodeExact(o.serverKey, KEY_BYTES) === undefined) {
     bad('serverKey', "the server's public key: 43 base64url characters");
   }
+  const { url, inspect, clock, globalEvents } = o;
+  is(
+    'url',
+    typeof url === 'function' || [url].flat().every((u) => typeof u === 'string' || u instanceof URL),
+    'a URL, a list of them or a function',
+  );
+  for (const name of ['backoff', 'heartbeat', 'queue'] as const)
+    is(name, optional(o[name], 'object') && o[name] !== null, 'an object');
+  if (o.backoff) resolveBackoff(o.backoff);
+  ms('connectTimeout', o.connectTimeout);
+  ms('authTimeout', o.authTimeout);
+  ms('heartbeat.interval', o.heartbeat?.interval);
+  ms('heartbeat.timeout', o.heartbeat?.timeout);
+  for (const name of ['WebSocket', 'now', 'random'] as const)
+    is(name, optional(o[name], 'function'), 'a function');
+  is(
+    'inspect',
+    optional(inspect, 'function') || typeof (inspect as Observer<InspectionEvent>)?.next === 'function',
+    'a function or an observer',
+  );
+  is('clock', !clock || typeof clock.setTimeout === 'function', 'a TimerClock');
+  is('globalEvents', !globalEvents || typeof globalEvents.addEventListener === 'function', 'an EventTarget');
 }
 
 /** Creates a client; call `connect()` to start. */

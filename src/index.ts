@@ -8,6 +8,7 @@ export {
   type EventTargetLike,
   type InboundMessages,
   type OutboundMessage,
+  type SendOptions,
   SignalingClient,
   type SignalingClientOptions,
   type StateChangeDetails,

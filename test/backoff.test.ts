@@ -99,8 +99,8 @@ describe('backoff', () => {
 describe('closeAction (the spec table)', () => {
   it('maps every code the table names', () => {
     expect(closeAction(1000)).toEqual({ kind: 'reconnect' });
-    for (const c of [1001, 1006, 1011, 1012, 1013, 4008])
-      expect(closeAction(c)).toEqual({ kind: 'reconnect' });
+    for (const c of [1001, 1006, 1011, 1013, 4008]) expect(closeAction(c)).toEqual({ kind: 'reconnect' });
+    expect(closeAction(1012)).toEqual({ kind: 'restart' });
     for (const c of [1002, 1003, 1007, 1008, 1009, 4010]) {
       expect(closeAction(c)).toEqual({ kind: 'fail', reason: 'protocol' });
     }

@@ -1,15 +1,17 @@
 import { execSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createServer as createViteServer } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSignalingClient, type SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import type { SignalIn } from '../src/protocol/messages.js';
+import { runCli } from '../src/server/cli-commands.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
 import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
 import { launchChromium, servePage } from './helpers/browser.js';
@@ -63,6 +65,10 @@ async function openTab(url: string) {
   const tab = await context.newPage();
   const errors: string[] = [];
   tab.on('pageerror', (e) => errors.push(String(e)));
+  // A missing file (the favicon a browser asks for by itself included) is an error too.
+  tab.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+  });
   await tab.goto(url);
   return { tab, errors };
 }
@@ -195,6 +201,9 @@ describe('examples/browser-chat', () => {
     await b.tab.click('#say button[type=submit]');
     await a.tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('them: hi back'));
 
+    // Each tab says "channel open" once (the answering tab's channel may be open before its event).
+    for (const { tab } of [a, b]) expect(await logLines(tab, 'channel open')).toBe(1);
+
     await a.tab.click('#hang-up');
     await b.tab.waitForFunction(() =>
       document.getElementById('log')?.textContent?.includes('peer closed (remote)'),
@@ -202,7 +211,102 @@ describe('examples/browser-chat', () => {
     expect(await a.tab.textContent('#peer-state')).toBe('closed');
     expect([...a.errors, ...b.errors]).toEqual([]);
   });
+
+  it('?relay=1 with a server started as docs/webrtc.md says (serve --turn-url): the selected candidate pair is a relay on both tabs', async () => {
+    const site = await serveExample('browser-chat', {
+      'signaling-actor': 'signaling-actor',
+      'signaling-actor-webrtc': 'signaling-actor/webrtc',
+    });
+    const coturn = await startCoturn();
+    cleanups.push(() => coturn.stop());
+    const keyDir = mkdtempSync(join(tmpdir(), 'sa-chat-relay-'));
+    cleanups.push(async () => rmSync(keyDir, { recursive: true, force: true }));
+    const s = await cliServer(
+      [
+        '--key-file',
+        join(keyDir, 'key.json'),
+        '--turn-url',
+        coturn.turnUrl,
+        '--turn-secret-env',
+        'TURN_SECRET',
+      ],
+      { TURN_SECRET: coturn.secret },
+    );
+
+    const page = `${site}?server=${encodeURIComponent(s.url)}&relay=1`;
+    const a = await openTab(page);
+    const b = await openTab(page);
+    for (const { tab } of [a, b]) {
+      await tab.waitForFunction(() => document.getElementById('state')?.textContent === 'connected');
+    }
+    await a.tab.fill('#peer', (await b.tab.textContent('#key')) ?? '');
+    await a.tab.click('#call button[type=submit]');
+    for (const { tab } of [a, b]) {
+      await tab.waitForFunction(() => document.getElementById('log')?.textContent?.includes('channel open'));
+    }
+    await a.tab.fill('#text', 'through the relay');
+    await a.tab.click('#say button[type=submit]');
+    await b.tab.waitForFunction(() =>
+      document.getElementById('log')?.textContent?.includes('them: through the relay'),
+    );
+    for (const { tab } of [a, b]) {
+      // What ICE chose, from the browser's own stats: both ends of the pair carrying the data are relays.
+      expect(await selectedPair(tab)).toEqual({ local: 'relay', remote: 'relay' });
+      expect(await logLines(tab, 'relay mode: TURN only')).toBe(1);
+    }
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
 });
+
+/** How many lines of the page's log are exactly `text`. */
+function logLines(tab: Page, text: string): Promise<number> {
+  return tab.evaluate(
+    (t) => [...document.querySelectorAll('#log li')].filter((li) => li.textContent === t).length,
+    text,
+  );
+}
+
+/** The candidate types of the ICE pair selected for the page's peer connection (`window.peer`). */
+function selectedPair(tab: Page): Promise<{ local?: string; remote?: string }> {
+  return tab.evaluate(async () => {
+    const stats = await (window as unknown as { peer: { pc: RTCPeerConnection } }).peer.pc.getStats();
+    let pairId: string | undefined;
+    for (const s of stats.values())
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    const pair = pairId === undefined ? undefined : stats.get(pairId);
+    return {
+      local: pair && stats.get(pair.localCandidateId)?.candidateType,
+      remote: pair && stats.get(pair.remoteCandidateId)?.candidateType,
+    };
+  });
+}
+
+/** `signaling-actor serve --port 0 …args` in-process, with `env`; stopped as SIGINT would by the cleanups. */
+async function cliServer(args: string[], env: Record<string, string>): Promise<SignalingServer> {
+  const controller = new AbortController();
+  let listening: (server: SignalingServer) => void = () => {};
+  const started = new Promise<SignalingServer>((resolve) => (listening = resolve));
+  let stderr = '';
+  const exit = runCli(['serve', '--port', '0', ...args], {
+    stdout: () => {},
+    stderr: (text) => {
+      stderr += text;
+    },
+    env,
+    signal: controller.signal,
+    onListening: (server) => listening(server),
+  });
+  cleanups.push(async () => {
+    controller.abort();
+    await exit;
+  });
+  return Promise.race([
+    started,
+    exit.then((code) => {
+      throw new Error(`serve exited ${code}: ${stderr}`);
+    }),
+  ]);
+}
 
 describe('examples/react/SignalingStatus.tsx', () => {
   it('renders in Chromium and follows the actor: disconnected → connected → reconnecting', async () => {

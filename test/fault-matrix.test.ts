@@ -17,7 +17,7 @@ import { until as untilHolds } from './helpers/until.js';
 /**
  * The fault matrix: the reference server as a real process that is killed with SIGKILL and started again
  * on the same port, a TCP proxy that cuts or resets the network, and hostile servers. Each case ends in
- * the state the spec's close-code table gives (`/work/shared/design/protocol-v1.md`), with no unhandled
+ * the state the spec's close-code table gives (`docs/protocol-v1.md`), with no unhandled
  * rejection anywhere.
  */
 

@@ -463,6 +463,27 @@ describe('atomic, non-clobbering saves', () => {
 });
 
 describe('loadOrCreateIdentityFile', () => {
+  it('createDirectories: false creates the file, never a missing directory, and names the first one missing', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'a', 'b', 'id.json');
+    const expected = `the directory ${dir} does not exist, so ${path} cannot be created`;
+    await expect(loadOrCreateIdentityFile(path, { createDirectories: false })).rejects.toMatchObject({
+      code: 'key-file-io',
+      message: expected,
+    });
+    const identity = await Identity.generate({ extractable: true });
+    await expect(saveIdentityFile(path, identity, { createDirectories: false })).rejects.toMatchObject({
+      code: 'key-file-io',
+      message: expected,
+    });
+    await expect(stat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    // The directory there, the file is created in it.
+    await mkdir(join(dir, 'a', 'b'), { recursive: true });
+    const created = await loadOrCreateIdentityFile(path, { createDirectories: false });
+    expect(await mode(path)).toBe(0o600);
+    await sameKey(created, await loadOrCreateIdentityFile(path, { createDirectories: false }));
+  });
+
   it('creates on first run and reuses afterwards', async () => {
     const dir = freshDir();
     const path = join(dir, 'server.key.json');

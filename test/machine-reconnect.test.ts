@@ -79,6 +79,47 @@ describe('signalingMachine: backoff', () => {
     expect(h.actor.getSnapshot().context.retryIn).toBe(2000);
   });
 
+  it('1012 (a draining server) reconnects after a jitter within the first step, to the next URL, counting no attempt', async () => {
+    const urls = ['ws://127.0.0.1:1/', 'ws://127.0.0.1:2/', 'ws://127.0.0.1:3/'];
+    let next = 0;
+    const dialed: string[] = [];
+    const random = [0.1, 0.75, 0.5];
+    const h = await harness({
+      random: () => random.shift() ?? 0.5,
+      nextUrl: () => urls[next++ % urls.length] as string,
+      backoff: { initialDelay: 400, maxDelay: 300, maxRetries: 1 },
+    });
+    h.actor.subscribe((s) => {
+      if (s.matches({ session: 'connecting' }) && dialed.at(-1) !== s.context.config.url) {
+        dialed.push(s.context.config.url);
+      }
+    });
+    h.actor.send({ type: 'CONNECT' });
+    // A failed attempt first: the counter is at 1, the last one maxRetries allows.
+    h.socket().report({ type: 'SOCKET.CLOSE', code: 1006, reason: '' });
+    expect(h.actor.getSnapshot().context.attempt).toBe(1);
+    h.advance(h.actor.getSnapshot().context.retryIn as number);
+    // Three drains in a row: each waits random × min(initialDelay, maxDelay) and dials the next URL;
+    // the counter stays where it was, so maxRetries is never reached by servers restarting.
+    for (const expected of [225, 150]) {
+      await h.authenticate();
+      h.socket().report({ type: 'SOCKET.CLOSE', code: 1012, reason: 'server restarting' });
+      const { attempt, retryIn, reason, closeCode } = h.actor.getSnapshot().context;
+      expect({ attempt, retryIn, reason, closeCode }).toEqual({
+        attempt: 1,
+        retryIn: expected,
+        reason: 'closed',
+        closeCode: 1012,
+      });
+      h.advance(expected);
+      expect(tag(h.actor)).toBe('connecting');
+    }
+    expect(dialed).toEqual([urls[0], urls[1], urls[2], urls[0]]);
+    // A real failure after them still counts (and here exhausts the one retry left).
+    h.socket().report({ type: 'SOCKET.CLOSE', code: 1006, reason: '' });
+    expect(tag(h.actor)).toBe('failed');
+  });
+
   /** Backoff 100 ms, no jitter; the first session is refused with `code` and `retryAfter`, then closed. */
   async function refusedAndClosed(code: AuthErrorCode, retryAfter: number, closeCode: number) {
     const h = await harness({ backoff: { initialDelay: 100, jitter: 'none' } });

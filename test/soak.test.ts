@@ -26,19 +26,26 @@ describe('soak (short)', () => {
     expect(Number(sent?.[2])).toBeGreaterThan(100);
   }, 40_000);
 
-  it('cluster: 3 nodes over Redis, clients with the URL list, 20 random node kills: lost 0, duplicated 0', async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(ROOT, 'scripts/soak.js'), '--cluster', '--restarts', '20', '--quiet'],
-      { timeout: 150_000 },
-    ).catch((error: { stdout?: string; message: string }) => {
-      throw new Error(`cluster soak failed: ${error.stdout ?? ''} ${error.message}`);
-    });
-    expect(stdout).toMatch(/^20 node kills in a cluster of 3/m);
-    expect(stdout).toMatch(/^lost 0, duplicated 0$/m);
-    expect(stdout).toMatch(/^out of order 0$/m);
-    const sent = /sent A→B (\d+), B→A (\d+)/.exec(stdout);
-    expect(Number(sent?.[1])).toBeGreaterThan(200);
-    expect(Number(sent?.[2])).toBeGreaterThan(200);
-  }, 160_000);
+  it.each([
+    ['a redis-server', []],
+    ['a Redis Cluster (3 masters + 3 replicas)', ['--redis-cluster']],
+  ])(
+    'cluster: 3 nodes over %s, clients with the URL list, 20 random node kills: lost 0, duplicated 0',
+    async (_, extra) => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(ROOT, 'scripts/soak.js'), '--cluster', ...extra, '--restarts', '20', '--quiet'],
+        { timeout: 150_000 },
+      ).catch((error: { stdout?: string; message: string }) => {
+        throw new Error(`cluster soak failed: ${error.stdout ?? ''} ${error.message}`);
+      });
+      expect(stdout).toMatch(/^20 node kills in a cluster of 3/m);
+      expect(stdout).toMatch(/^lost 0, duplicated 0$/m);
+      expect(stdout).toMatch(/^out of order 0$/m);
+      const sent = /sent A→B (\d+), B→A (\d+)/.exec(stdout);
+      expect(Number(sent?.[1])).toBeGreaterThan(200);
+      expect(Number(sent?.[2])).toBeGreaterThan(200);
+    },
+    160_000,
+  );
 });

@@ -20,15 +20,17 @@ import { chromiumSuite, pageApi, type Remote, untilValue } from './helpers/page-
 type Ctor = new (config?: RTCConfiguration) => RTCPeerConnection;
 
 type Order = [string, boolean];
-const NODE_POLITE: Order = ['Node', true];
-const CHROMIUM_POLITE: Order = ['Chromium', false];
+const BOTH_ORDERS: Order[] = [
+  ['Node', true],
+  ['Chromium', false],
+];
 
-// werift impolite in glare: the negotiation completes and ICE connects, but its SCTP association
-// never comes up (its channel stays 'connecting'; werift 0.25.2, 3 of 3 runs): that order is not
-// claimed for werift (docs/webrtc.md says so).
+// werift in glare is not claimed: with werift impolite its SCTP association never came up (3 of 3
+// runs), with werift polite its own channel stayed 'connecting' in 2 of ~8 runs (werift 0.25.2; the
+// negotiation completed and ICE connected each time). docs/webrtc.md says so.
 const LIBRARIES: [string, () => Promise<Ctor>, Order[]][] = [
-  ['@roamhq/wrtc', async () => wrtc.RTCPeerConnection as unknown as Ctor, [NODE_POLITE, CHROMIUM_POLITE]],
-  ['werift', async () => (await import('werift')).RTCPeerConnection as unknown as Ctor, [NODE_POLITE]],
+  ['@roamhq/wrtc', async () => wrtc.RTCPeerConnection as unknown as Ctor, BOTH_ORDERS],
+  ['werift', async () => (await import('werift')).RTCPeerConnection as unknown as Ctor, []],
 ];
 
 describe.each(LIBRARIES)('a Node peer on %s ↔ Chromium', { timeout: 60_000 }, (_name, load, orders) => {
@@ -170,35 +172,36 @@ describe.each(LIBRARIES)('a Node peer on %s ↔ Chromium', { timeout: 60_000 }, 
     expect(await browser.api.closeReason()).toBe('remote');
   });
 
-  it.each(orders)(
-    'glare, %s polite: both offer at once (queued while signaling is away); both channels open',
-    async (_, nodePolite) => {
-      const identity = await Identity.generate();
-      const first = await server(identity);
-      const browser = await tab(first.url);
-      const node = await nodeSide(first.url, { other: browser.key, polite: nodePolite });
-      await browser.api.open(node.key, { relay: true });
-      node.open(browser.key);
-      await first.close({ timeout: 200 });
-      await browser.api.reach('reconnecting', 10_000);
-      await untilValue(
-        async () => node.client.state,
-        (st) => st === 'reconnecting',
-      );
-      node.createChannel('from-node');
-      await browser.api.createChannel('from-chromium');
-      await new Promise((r) => setTimeout(r, 200));
-      await server(identity, first.port);
-      expect(await node.channelOpen('from-node')).toBe('open');
-      expect(await node.channelOpen('from-chromium')).toBe('open');
-      await browser.api.channelsOpen(['from-node', 'from-chromium'], 20_000);
-      await exchange(node, browser.api, 'from-node');
-      await exchange(node, browser.api, 'from-chromium');
-      expect(await browser.api.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
-      // Glare did happen: the polite side took the other's offer while it had its own out.
-      const polite = nodePolite ? node.negotiation : await browser.api.negotiation();
-      expect(polite.join(' ')).toMatch(/(makingOffer|awaitingAnswer) answering/);
-      expect(node.peer().error).toBeUndefined();
-    },
-  );
+  if (orders.length > 0)
+    it.each(orders)(
+      'glare, %s polite: both offer at once (queued while signaling is away); both channels open',
+      async (_, nodePolite) => {
+        const identity = await Identity.generate();
+        const first = await server(identity);
+        const browser = await tab(first.url);
+        const node = await nodeSide(first.url, { other: browser.key, polite: nodePolite });
+        await browser.api.open(node.key, { relay: true });
+        node.open(browser.key);
+        await first.close({ timeout: 200 });
+        await browser.api.reach('reconnecting', 10_000);
+        await untilValue(
+          async () => node.client.state,
+          (st) => st === 'reconnecting',
+        );
+        node.createChannel('from-node');
+        await browser.api.createChannel('from-chromium');
+        await new Promise((r) => setTimeout(r, 200));
+        await server(identity, first.port);
+        expect(await node.channelOpen('from-node')).toBe('open');
+        expect(await node.channelOpen('from-chromium')).toBe('open');
+        await browser.api.channelsOpen(['from-node', 'from-chromium'], 20_000);
+        await exchange(node, browser.api, 'from-node');
+        await exchange(node, browser.api, 'from-chromium');
+        expect(await browser.api.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
+        // Glare did happen: the polite side took the other's offer while it had its own out.
+        const polite = nodePolite ? node.negotiation : await browser.api.negotiation();
+        expect(polite.join(' ')).toMatch(/(makingOffer|awaitingAnswer) answering/);
+        expect(node.peer().error).toBeUndefined();
+      },
+    );
 });

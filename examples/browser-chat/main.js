@@ -5,7 +5,11 @@ import { createPeerConnection, onPeerRequest } from 'signaling-actor/webrtc';
 
 const $ = (id) => document.getElementById(id);
 const log = (text) => $('log').append(Object.assign(document.createElement('li'), { textContent: text }));
-const url = new URLSearchParams(location.search).get('server') ?? 'ws://127.0.0.1:8787/';
+const params = new URLSearchParams(location.search);
+const url = params.get('server') ?? 'ws://127.0.0.1:8787/';
+// ?relay=1: every packet goes through the TURN server the signaling server hands out (start it with
+// `serve --turn-url … --turn-secret-env …`), as it must when no direct path exists between the peers.
+const relay = params.get('relay') === '1';
 
 // A fresh key per tab, so two tabs of one browser are two peers.
 const identity = await Identity.generate();
@@ -21,17 +25,24 @@ let channel;
 
 function attachChannel(ch) {
   channel = ch;
-  ch.addEventListener('open', () => {
+  // A channel announced by the other side may already be open, its `open` event still to come: once.
+  let opened = false;
+  const onOpen = () => {
+    if (opened) return;
+    opened = true;
     $('say').querySelector('button[type=submit]').disabled = false;
     log('channel open');
-  });
+  };
+  ch.addEventListener('open', onOpen);
   ch.addEventListener('message', (e) => log(`them: ${e.data}`));
-  if (ch.readyState === 'open') ch.dispatchEvent(new Event('open'));
+  if (ch.readyState === 'open') onOpen();
 }
 
 function call(key, { initiate }) {
   peer?.close();
-  peer = createPeerConnection(client, { peer: key, identity });
+  if (relay && !client.iceServers?.length) log('relay mode, but the server handed out no TURN server');
+  const rtcConfig = relay ? { iceServers: client.iceServers ?? [], iceTransportPolicy: 'relay' } : undefined;
+  peer = createPeerConnection(client, { peer: key, identity, ...(rtcConfig ? { rtcConfig } : {}) });
   window.peer = peer; // for the console (and the example's test)
   $('peer').value = key;
   $('peer-state').textContent = peer.state;
@@ -66,4 +77,5 @@ $('say').addEventListener('submit', (event) => {
 
 $('hang-up').addEventListener('click', () => peer?.close());
 
+if (relay) log('relay mode: TURN only');
 client.connect();

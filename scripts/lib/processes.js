@@ -19,12 +19,15 @@ export function freePort() {
   });
 }
 
-/** Starts the server child with `config`; resolves with { child, info } once it listens (retrying a busy port). */
-export async function startServer(config) {
+/**
+ * Starts the server child with `config` (and Node flags `nodeArgs`, e.g. `--expose-gc`); resolves with
+ * { child, info } once it listens (retrying a busy port).
+ */
+export async function startServer(config, nodeArgs = []) {
   for (let attempt = 0; ; attempt++) {
     try {
       return await new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CHILD.pathname, JSON.stringify(config)], {
+        const child = spawn(process.execPath, [...nodeArgs, CHILD.pathname, JSON.stringify(config)], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';

@@ -11,6 +11,11 @@ export type CloseAction =
   | { kind: 'retry-now' }
   /** 4029: reconnect after max(backoff, retryAfter). */
   | { kind: 'rate-limited' }
+  /**
+   * 1012 (service restart): the server is draining. Reconnect to the next URL after the backoff's first
+   * step (full jitter by default: 0 to `initialDelay`); the attempt counter does not grow, it was no failure.
+   */
+  | { kind: 'restart' }
   | { kind: 'fail'; reason: FailureReason };
 
 const FATAL_PROTOCOL: ReadonlySet<number> = new Set([
@@ -23,8 +28,9 @@ const FATAL_PROTOCOL: ReadonlySet<number> = new Set([
 ]);
 
 /**
- * 1000 from the server, 1001/1006/1011/1012/1013, 4008 and any code the table does not name are
- * transient: reconnect with backoff (an unknown code is no reason to give up for good).
+ * 1000 from the server, 1001/1006/1011/1013, 4008 and any code the table does not name are transient:
+ * reconnect with backoff (an unknown code is no reason to give up for good). 1012 is a drain: see
+ * `restart`.
  */
 export function closeAction(code: number): CloseAction {
   if (FATAL_PROTOCOL.has(code)) return { kind: 'fail', reason: 'protocol' };
@@ -37,6 +43,8 @@ export function closeAction(code: number): CloseAction {
       return { kind: 'retry-now' };
     case CloseCode.RATE_LIMITED:
       return { kind: 'rate-limited' };
+    case CloseCode.RESTART:
+      return { kind: 'restart' };
     default:
       return { kind: 'reconnect' };
   }

@@ -104,11 +104,16 @@ export const signalingMachine = setup({
     pickUrl: assign(({ context: { config } }) =>
       config.nextUrl ? { config: { ...config, url: config.nextUrl() } } : {},
     ),
-    clearHandshake: assign({
+    // Each attempt starts with nothing from the one before: its state changes must not report the
+    // last attempt's close code, error or reason as their own.
+    clearAttempt: assign({
       challenge: undefined,
       response: undefined,
       ok: undefined,
       sessionId: undefined,
+      reason: undefined,
+      closeCode: undefined,
+      error: undefined,
     }),
     storeChallenge: assign(({ context, event }) => {
       if (event.type !== 'AUTH.CHALLENGE') return {};
@@ -219,6 +224,13 @@ export const signalingMachine = setup({
       if (action?.kind === 'retry-now' && !context.immediateRetryUsed) {
         return { attempt, retryIn: 0, immediateRetryUsed: true, retryAfter: undefined };
       }
+      if (action?.kind === 'restart') {
+        // A draining server spreads its closes already: the first step's jitter is enough, no attempt counts.
+        return {
+          retryIn: backoffDelay(context.config.backoff, 0, 0, context.config.random),
+          retryAfter: undefined,
+        };
+      }
       let delay = backoffDelay(
         context.config.backoff,
         attempt - 1,
@@ -283,7 +295,7 @@ export const signalingMachine = setup({
       on: { CONNECT: { target: 'session', actions: 'resetSession' } },
     },
     session: {
-      entry: ['pickUrl', 'clearHandshake'],
+      entry: ['pickUrl', 'clearAttempt'],
       exit: 'closeSocket',
       invoke: {
         id: 'socket',

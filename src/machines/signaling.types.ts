@@ -121,9 +121,9 @@ export interface SignalingContext {
   retryAfter: number | undefined;
   /** Why the machine is reconnecting or failed. */
   reason: ReconnectReason | FailureReason | undefined;
-  /** The close code of the last socket, when the server closed it. */
+  /** The close code of the socket that ended the last attempt (cleared when the next one starts). */
   closeCode: number | undefined;
-  /** Why the last attempt's socket failed, when the platform said (cleared once authenticated). */
+  /** Why the last attempt's socket failed, when the platform said (cleared when the next one starts). */
   error: ConnectionError | undefined;
 
   /** This session's handshake (public values only: the secret stays in the signer), until verified. */

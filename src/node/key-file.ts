@@ -45,6 +45,12 @@ export interface SaveIdentityFileOptions {
   passphrase?: string | Uint8Array;
   /** Replace an existing file. Default `false`: an existing file is a `key-file-exists` error. */
   overwrite?: boolean;
+  /**
+   * Create the file's directory and missing parents (mode 0700) when they do not exist. Default `true`;
+   * `false` makes a missing directory a `key-file-io` error naming it (a mistyped path then fails
+   * instead of quietly making a new tree and a new identity: the CLI's `--key-file` and `--out`).
+   */
+  createDirectories?: boolean;
 }
 
 /** Options of {@link loadIdentityFile}: the passphrase, plus how the loaded key is held. */
@@ -53,8 +59,12 @@ export interface LoadIdentityFileOptions extends IdentityOptions {
   passphrase?: string | Uint8Array;
 }
 
-/** Options of {@link loadOrCreateIdentityFile}: the same as for loading; a new file is sealed under `passphrase` when given. */
-export type LoadOrCreateIdentityFileOptions = LoadIdentityFileOptions;
+/**
+ * Options of {@link loadOrCreateIdentityFile}: the same as for loading; a new file is sealed under
+ * `passphrase` when given, its directory created as {@link SaveIdentityFileOptions.createDirectories} says.
+ */
+export type LoadOrCreateIdentityFileOptions = LoadIdentityFileOptions &
+  Pick<SaveIdentityFileOptions, 'createDirectories'>;
 
 /** The plain file: the seed in clear, for keys a file mode alone protects. */
 export interface PlainIdentityFile {
@@ -95,7 +105,7 @@ export async function saveIdentityFile(
     // Fail fast, before paying for scrypt; the commit below re-checks atomically.
     if (!overwrite && (await exists(path))) throw alreadyExists(path);
     const text = await encodeIdentityFile(seed, identity.publicKeyBytes, passphrase);
-    await writeFileAtomic(path, text, { overwrite });
+    await writeFileAtomic(path, text, { overwrite, createDirectories: options.createDirectories });
   } finally {
     seed.fill(0);
     passphrase?.fill(0);
@@ -140,7 +150,7 @@ export async function loadOrCreateIdentityFile(
   } catch (error) {
     if (!(error instanceof SignalingError) || error.code !== 'key-file-missing') throw error;
   }
-  const { passphrase: given, ...identityOptions } = options;
+  const { passphrase: given, createDirectories, ...identityOptions } = options;
   const passphrase = passphraseBytes(given);
   const seed = new Uint8Array(nodeRandomBytes(KEY_BYTES));
   try {
@@ -148,7 +158,7 @@ export async function loadOrCreateIdentityFile(
     const identity = await Identity.fromSeed(seed, identityOptions);
     const text = await encodeIdentityFile(seed, identity.publicKeyBytes, passphrase);
     try {
-      await writeFileAtomic(path, text, { overwrite: false });
+      await writeFileAtomic(path, text, { overwrite: false, createDirectories });
     } catch (error) {
       if (error instanceof SignalingError && error.code === 'key-file-exists') {
         return await loadIdentityFile(path, options);
@@ -284,10 +294,16 @@ export async function decodeIdentityFile(
 export async function writeFileAtomic(
   target: string,
   text: string,
-  options: { overwrite: boolean; beforeCommit?: (tempPath: string) => Promise<void> | void },
+  options: {
+    overwrite: boolean;
+    /** Default `true`; `false`: a missing directory is `key-file-io` naming the first missing one. */
+    createDirectories?: boolean | undefined;
+    beforeCommit?: (tempPath: string) => Promise<void> | void;
+  },
 ): Promise<void> {
   const dir = dirname(target);
-  await ensureDirectory(dir);
+  if (options.createDirectories ?? true) await ensureDirectory(dir);
+  else await requireDirectory(dir, target);
   const temp = join(dir, `.${basename(target)}.${nodeRandomBytes(6).toString('hex')}.tmp`);
   let created = false;
   let committed = false;
@@ -348,6 +364,17 @@ async function ensureDirectory(dir: string): Promise<void> {
   }
   // mkdir's mode passes through the umask; a directory made here gets exactly 0700.
   if (first !== undefined) await chmod(dir, 0o700).catch(() => {});
+}
+
+/** Fails, naming the outermost missing directory, when `dir` does not exist; creates nothing. */
+async function requireDirectory(dir: string, target: string): Promise<void> {
+  if (await exists(dir)) return;
+  let missing = dir;
+  while (dirname(missing) !== missing && !(await exists(dirname(missing)))) missing = dirname(missing);
+  throw new SignalingError(
+    'key-file-io',
+    `the directory ${missing} does not exist, so ${target} cannot be created`,
+  );
 }
 
 /** Makes the rename itself durable. Some platforms (Windows) cannot open a directory: best effort. */

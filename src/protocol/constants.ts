@@ -62,7 +62,7 @@ export const CloseCode = Object.freeze({
   TOO_BIG: 1009,
   /** Server error; reconnect with backoff. */
   SERVER_ERROR: 1011,
-  /** Server restarting; reconnect with backoff. */
+  /** Server restarting (draining): the client reconnects at once, with a jitter, to the next URL, without counting a failed attempt. */
   RESTART: 1012,
   /** Server overloaded, try later; reconnect with backoff. */
   TRY_LATER: 1013,

@@ -4,11 +4,12 @@ import { runCli } from './cli-commands.js';
 
 const controller = new AbortController();
 let stopping = false;
-const stop = (): void => {
-  // A second signal means "now": skip the graceful close.
+const stop = (signal: NodeJS.Signals): void => {
+  // A second signal means "now": skip the drain or the graceful close.
   if (stopping) process.exit(1);
   stopping = true;
-  controller.abort();
+  // serve reads the reason: SIGTERM drains, SIGINT closes at once.
+  controller.abort(signal);
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -5,17 +5,12 @@ import { pooledRandomBytes } from '../node-ed25519.js';
 import { createServerProof, verifyChallenge } from '../protocol/auth.js';
 import { encodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, MAX_ID_LENGTH, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
-import type {
-  ApplicationMessage,
-  AuthErrorCode,
-  AuthResponse,
-  IceServer,
-  SignalOut,
-} from '../protocol/messages.js';
+import type { ApplicationMessage, AuthErrorCode, IceServer, SignalOut } from '../protocol/messages.js';
 import { validateMessage } from '../protocol/parse.js';
 import { validateIceServer } from '../stun/validate.js';
 import type { HandshakeQueue } from './handshake-queue.js';
 import { keyPrefix, type Log } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
 import type { AuthContext, ResolvedOptions, SessionHandle } from './options.js';
 import type { Peer } from './peer.js';
 import type { PresenceHub } from './presence.js';
@@ -37,6 +32,8 @@ export interface ServerContext {
   /** Where handshakes wait for their verification (a time budget per event-loop turn). */
   readonly handshakes: HandshakeQueue;
   readonly log: Log;
+  /** Prometheus metrics, with the `metrics` option. */
+  readonly metrics: ServerMetrics | undefined;
   /** Every open socket, authenticated or not, until its `close` event. */
   readonly connections: Set<Connection>;
   /** Called when a socket has fully closed (the server's `close()` waits on these). */
@@ -152,6 +149,7 @@ export class Connection implements Peer {
         { connection: this.id, sessionId: this.sessionId, buffered: this.ws.bufferedAmount },
         'slow reader: send buffer full, closing 1013',
       );
+      this.ctx.metrics?.slowReader();
       this.close(CloseCode.TRY_LATER, 'send buffer full');
       return false;
     }
@@ -249,6 +247,7 @@ export class Connection implements Peer {
           { connection: this.id, err: errorMessage(error) },
           'handshake failed unexpectedly',
         );
+        this.ctx.metrics?.handshakeFailed();
         this.close(CloseCode.SERVER_ERROR, 'server error');
       }),
     );
@@ -302,15 +301,24 @@ export class Connection implements Peer {
       ? await Promise.all([proof, this.askIceServers(result.publicKey, context)])
       : [await proof, undefined];
     if (this.state !== 'verifying') return;
-    this.accept(result.response, signature, iceServers);
+    this.publicKey = result.response.publicKey;
+    this.sessionId = encodeBase64url(pooledRandomBytes(16));
+    const { sessions } = this.ctx;
+    if (sessions.announce) {
+      // A cluster registers the session before auth.ok: whatever any node is asked next sees it.
+      await sessions.announce(this, options.maxSessionsPerKey);
+      if (this.state !== 'verifying') {
+        sessions.remove(this);
+        return;
+      }
+    }
+    this.accept(signature, iceServers);
   }
 
-  private accept(response: AuthResponse, signature: string, iceServers: IceServer[] | undefined): void {
+  private accept(signature: string, iceServers: IceServer[] | undefined): void {
     this.state = 'open';
     this.request = undefined;
     this.nonce = SPENT_NONCE;
-    this.publicKey = response.publicKey;
-    this.sessionId = encodeBase64url(pooledRandomBytes(16));
     this.ws.send(
       JSON.stringify({
         type: 'auth.ok',
@@ -329,6 +337,7 @@ export class Connection implements Peer {
       },
       'authenticated',
     );
+    this.ctx.metrics?.handshakeAccepted(Date.now() - this.openedAt);
     const replaced = this.ctx.sessions.add(this, this.ctx.options.maxSessionsPerKey);
     for (const old of replaced) old.close(CloseCode.REPLACED, 'replaced by a newer session');
   }
@@ -383,6 +392,8 @@ export class Connection implements Peer {
   ): void {
     if (this.state === 'closed') return;
     if (charged) this.ctx.limiter?.recordFailure(this.address);
+    // A second auth.response after auth.ok ends a session, not a handshake.
+    if (this.state !== 'open') this.ctx.metrics?.handshakeRefused(code);
     this.ctx.log.info(
       { connection: this.id, address: this.address, code, closeCode, reason },
       'handshake refused',
@@ -421,9 +432,16 @@ export class Connection implements Peer {
       case 'ping':
         this.send(`{"type":"pong","t":${message.t as number}}`);
         return;
-      case 'signal':
-        relaySignal(this, message as SignalOut, this.ctx.sessions, this.ctx.options.maxMessageBytes);
+      case 'signal': {
+        const outcome = relaySignal(
+          this,
+          message as SignalOut,
+          this.ctx.sessions,
+          this.ctx.options.maxMessageBytes,
+        );
+        this.ctx.metrics?.signal(outcome);
         return;
+      }
       case 'presence.subscribe':
         if (!this.ctx.presence.subscribe(this, message.keys as string[])) this.sendError('too-many-keys');
         return;

@@ -15,6 +15,11 @@ export class HandshakeQueue {
 
   constructor(private readonly budgetMs: number) {}
 
+  /** Tasks waiting for their turn. */
+  get depth(): number {
+    return this.tasks.length - this.head;
+  }
+
   /**
    * Runs `task` in a later turn, after the tasks queued before it. An async function: it reports its
    * own failures and never throws into the queue.

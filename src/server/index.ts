@@ -2,7 +2,7 @@
  * signaling-actor/server — the reference signaling server of protocol v1 (Node only).
  * @packageDocumentation
  */
-export { type ClusterOptions, DEFAULT_LEASE_MS } from './cluster.js';
+export { type ClusterOptions, DEFAULT_LEASE_MS } from './cluster/index.js';
 export {
   jsonLineLogger,
   type LogFields,
@@ -17,8 +17,10 @@ export type {
   SessionHandle,
   SignalingServerOptions,
 } from './options.js';
+export type { NotReadyReason, SignalingServerHealth } from './probes.js';
 export {
   createSignalingServer,
+  DEFAULT_DRAIN_MS,
   type SignalingServer,
   type SignalingServerStats,
 } from './server.js';

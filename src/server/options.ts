@@ -11,7 +11,7 @@ import {
 } from '../protocol/constants.js';
 import type { ApplicationMessage, HeartbeatSettings, IceServer } from '../protocol/messages.js';
 import { normalizeOrigin } from '../protocol/origin.js';
-import type { ClusterOptions } from './cluster.js';
+import type { ClusterOptions } from './cluster/index.js';
 import type { ServerLogger } from './logger.js';
 
 /** One authenticated socket, as `onMessage` sees it. */
@@ -100,6 +100,12 @@ export interface SignalingServerOptions {
    * same `identity` and the same `origins`. See docs/cluster.md. Default: a single node, no Redis.
    */
   cluster?: ClusterOptions;
+  /**
+   * Serve Prometheus metrics at `GET /metrics` on the server's own port (needs `prom-client` installed;
+   * attached to your `server`, `handleRequest` answers it). Off by default: the port is public, so
+   * restrict the path at your proxy or firewall. docs/operations.md lists the metrics. Default `false`.
+   */
+  metrics?: boolean;
 }
 
 /** The server's resource limits (`limits` of {@link SignalingServerOptions}). */
@@ -160,6 +166,7 @@ export interface ResolvedOptions {
     | false;
   logger: ServerLogger | undefined;
   cluster: ClusterOptions | undefined;
+  metrics: boolean;
 }
 
 /** Fills in defaults and validates `options`. @throws SignalingError `invalid-key`, `invalid-option`, `invalid-origin` */
@@ -220,6 +227,7 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
           },
     logger: options.logger,
     cluster: options.cluster && checkCluster(options.cluster),
+    metrics: flag('metrics', options.metrics),
   };
 }
 
@@ -233,6 +241,13 @@ function positive(name: string, value: number, allowZero = false): number {
   return value;
 }
 
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new SignalingError('invalid-option', `\`${name}\` must be true or false`);
+  }
+  return value === true;
+}
+
 function atLeast(name: string, value: number, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new SignalingError('invalid-option', `\`${name}\` must be an integer ≥ ${min}`);
@@ -242,10 +257,18 @@ function atLeast(name: string, value: number, min: number): number {
 
 function checkCluster(cluster: ClusterOptions): ClusterOptions {
   const { redis } = cluster;
-  if (
-    !(typeof redis === 'string' ? /^rediss?:\/\//.test(redis) : typeof redis === 'object' && redis !== null)
-  ) {
-    throw new SignalingError('invalid-option', '`cluster.redis` must be a redis:// URL or client options');
+  const isUrl = (value: unknown) => typeof value === 'string' && /^rediss?:\/\/[^/]/.test(value);
+  const valid = Array.isArray(redis)
+    ? redis.length > 0 && redis.every(isUrl)
+    : isUrl(redis) || (typeof redis === 'object' && redis !== null);
+  if (!valid) {
+    throw new SignalingError(
+      'invalid-option',
+      '`cluster.redis` must be a redis:// or rediss:// URL, a non-empty list of them, or client options',
+    );
+  }
+  if (cluster.password !== undefined && typeof cluster.password !== 'string') {
+    throw new SignalingError('invalid-option', '`cluster.password` must be a string');
   }
   if (cluster.leaseMs !== undefined) positive('cluster.leaseMs', cluster.leaseMs);
   return cluster;

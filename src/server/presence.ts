@@ -2,13 +2,25 @@ import { MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { Peer } from './peer.js';
 
 /**
- * Who watches whose presence. A subscribe answers at once with the current state of each key; every
- * change of a key between online (≥ 1 live session) and offline is sent to each of its watchers.
+ * Where the hub learns whether a key is online. A single node answers from its own sessions at once;
+ * a cluster node may first have to read the key's state from Redis (a promise then), and it follows
+ * only the keys someone here watches: `watched` / `unwatched` say when the first watcher of a key
+ * comes and the last goes.
+ */
+export interface PresenceSource {
+  state(key: string): boolean | Promise<boolean>;
+  watched?(key: string): void;
+  unwatched?(key: string): void;
+}
+
+/**
+ * Who watches whose presence. A subscribe answers with the current state of each key; every change of
+ * a key between online (≥ 1 live session) and offline is sent to each of its watchers.
  */
 export class PresenceHub {
   private readonly watchers = new Map<string, Set<Peer>>();
 
-  constructor(private readonly isOnline: (key: string) => boolean) {}
+  constructor(private readonly source: PresenceSource) {}
 
   /**
    * Adds `keys` to what `peer` watches and sends their state. `false` (nothing added) when the socket
@@ -27,10 +39,19 @@ export class PresenceHub {
         if (!set) {
           set = new Set();
           this.watchers.set(key, set);
+          this.source.watched?.(key);
         }
         set.add(peer);
       }
-      if (!peer.send(presenceFrame(key, this.isOnline(key)))) return true;
+      const online = this.source.state(key);
+      if (typeof online === 'boolean') {
+        if (!peer.send(presenceFrame(key, online))) return true;
+      } else {
+        // Answered once the state is read; a watcher that left or unsubscribed meanwhile gets nothing.
+        void online.then((state) => {
+          if (peer.subscriptions?.has(key)) peer.send(presenceFrame(key, state));
+        });
+      }
     }
     return true;
   }
@@ -40,7 +61,10 @@ export class PresenceHub {
       if (!peer.subscriptions?.delete(key)) continue;
       const set = this.watchers.get(key);
       set?.delete(peer);
-      if (set?.size === 0) this.watchers.delete(key);
+      if (set?.size === 0) {
+        this.watchers.delete(key);
+        this.source.unwatched?.(key);
+      }
     }
     if (peer.subscriptions?.size === 0) peer.subscriptions = undefined;
   }

@@ -1,4 +1,9 @@
-import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
@@ -6,14 +11,18 @@ import { WebSocketServer } from 'ws';
 import { decodeBase64url } from '../protocol/base64url.js';
 import { CloseCode, KEY_BYTES, MAX_ORIGINS } from '../protocol/constants.js';
 import { normalizeOrigin } from '../protocol/origin.js';
-import { ClusterSessions, SharedFailureRateLimiter } from './cluster.js';
+import { ClusterSessions, SharedFailureRateLimiter } from './cluster/index.js';
 import { Connection, type ServerContext } from './connection.js';
+import { closeSpread, type Spread } from './drain.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { Log } from './logger.js';
+import { ServerMetrics } from './metrics.js';
 import { resolveOptions, type SignalingServerOptions } from './options.js';
 import { PresenceHub } from './presence.js';
+import { answerProbe, type ProbeSource, pathOf, type SignalingServerHealth } from './probes.js';
 import { FailureRateLimiter } from './rate-limit.js';
 import { SessionRegistry, type Sessions } from './sessions.js';
+import { packageVersion } from './version.js';
 
 /**
  * Upgrades and handshake verifications started per event-loop turn, ms, before yielding to other
@@ -23,6 +32,9 @@ import { SessionRegistry, type Sessions } from './sessions.js';
  * enough that yielding costs nothing measurable per handshake (`bench/server.js`, runs alternated).
  */
 const HANDSHAKE_BUDGET_MS = 5;
+
+/** How long `drain()` spreads its closes over by default, ms (`serve --drain-ms`). */
+export const DEFAULT_DRAIN_MS = 10_000;
 
 /** What {@link SignalingServer.stats} counts. */
 export interface SignalingServerStats {
@@ -46,10 +58,27 @@ export interface SignalingServer {
   readonly origins: readonly string[];
   /** Live counts, e.g. for a health endpoint. */
   stats(): SignalingServerStats;
+  /** What `GET /healthz` answers: the counts, readiness, version, uptime and, in a cluster, Redis' state. */
+  health(): SignalingServerHealth;
+  /**
+   * Answers `GET /healthz`, `GET /readyz` and (with `metrics`) `GET /metrics` and returns `true`; any
+   * other path is left alone (`false`). A server of its own does this already; attached to your
+   * `server`, call it first in your request handler (docs/operations.md).
+   */
+  handleRequest(request: IncomingMessage, response: ServerResponse): boolean;
+  /**
+   * Drains the node for a restart: `/readyz` answers 503 at once and new upgrades get HTTP 503, then
+   * every socket is closed with 1012 (service restart), spread evenly over `within` ms (default
+   * 10 000), so clients reconnect elsewhere a few at a time (in a cluster, each session leaves Redis as
+   * it closes). Then as `close()`: waits up to `timeout` ms (default 2000) for the close handshakes,
+   * terminates the rest, stops listening. Resolves once closed; idempotent (a drain or close under way
+   * is returned).
+   */
+  drain(options?: { within?: number; timeout?: number }): Promise<void>;
   /**
    * Closes every socket with 1001 (going away), waits up to `timeout` ms (default 2000) for their close
    * handshakes, terminates the rest, and stops listening (an attached `server` is detached, not closed).
-   * Idempotent.
+   * Idempotent; during a `drain()`, closes the sessions it has not closed yet at once.
    */
   close(options?: { timeout?: number }): Promise<void>;
   /** `await using server = await createSignalingServer(…)`: `close()` when the scope ends. */
@@ -65,10 +94,45 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   const resolved = resolveOptions(options);
   const log = new Log(resolved.logger);
   const serverKey = decodeBase64url(resolved.identity.publicKey, KEY_BYTES, 'identity public key');
+  const startedAt = performance.now();
+  // Loaded before anything listens, so a missing prom-client fails the start, not the first scrape.
+  // The gauges read the state below only when scraped, which the probes allow once it all exists.
+  const metrics = resolved.metrics
+    ? await ServerMetrics.create(
+        {
+          connections: () => connections.size,
+          sessions: () => sessions.size,
+          keysOnline: () => sessions.keys,
+          watchedKeys: () => presence.watchedKeys,
+          subscriptions: () => {
+            let pairs = 0;
+            for (const connection of connections) pairs += connection.subscriptions?.size ?? 0;
+            return pairs;
+          },
+          handshakeQueueDepth: () => ctx.handshakes.depth,
+          draining: () => stopping !== undefined,
+          redisReady: () => cluster?.redisReady === true,
+        },
+        {
+          version: packageVersion(),
+          cluster: resolved.cluster !== undefined,
+          maxConnections: resolved.maxConnections,
+        },
+      )
+    : undefined;
+  // Set once the server is assembled; until then every probe answers 503 (starting).
+  let probes: ProbeSource | undefined;
+  const handleRequest = (request: IncomingMessage, response: ServerResponse): boolean =>
+    answerProbe(probes, metrics !== undefined, request, response);
 
   const own = resolved.server === undefined;
-  const http: HttpServer = (resolved.server as HttpServer | undefined) ?? createServer(upgradeRequired);
-  if (!http.listening) await listen(http, resolved.port, resolved.host);
+  const http: HttpServer =
+    (resolved.server as HttpServer | undefined) ??
+    createServer((request, response) => {
+      if (!handleRequest(request, response)) upgradeRequired(request, response);
+    });
+  const startedListening = !http.listening;
+  if (startedListening) await listen(http, resolved.port, resolved.host);
   const address = http.address() as AddressInfo;
   const secure = http instanceof TlsServer;
   const urlHost = hostForUrl(address.address);
@@ -95,14 +159,25 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     resolved.cluster &&
     new ClusterSessions(registry, (key, online) => presence.changed(key, online), log, resolved.cluster);
   const sessions: Sessions = cluster ?? registry;
-  const presence = new PresenceHub((key) => sessions.isOnline(key));
+  metrics?.timeCrossNode(sessions);
+  const presence = new PresenceHub(cluster ? cluster.presence : { state: (key) => registry.isOnline(key) });
   const limiter =
     resolved.rateLimit === false
       ? undefined
       : cluster
         ? new SharedFailureRateLimiter(resolved.rateLimit, cluster)
         : new FailureRateLimiter(resolved.rateLimit);
-  if (cluster) await cluster.start();
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (error) {
+      // A server that failed to start must leave nothing behind: no open port answering 426, no handle
+      // keeping the process alive.
+      await cluster.close();
+      if (startedListening) await closeHttp(http);
+      throw error;
+    }
+  }
   const connections = new Set<Connection>();
   let drained: (() => void) | undefined;
   const ctx: ServerContext = {
@@ -119,6 +194,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     limiter,
     handshakes: new HandshakeQueue(HANDSHAKE_BUDGET_MS),
     log,
+    metrics,
     connections,
     onClosed(connection) {
       connections.delete(connection);
@@ -126,7 +202,16 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     },
   };
 
+  /** Set when a drain or close begins: what the sockets still open are closed with. */
+  let stopping: { code: number; reason: string } | undefined;
   let closing: Promise<void> | undefined;
+  let spread: Spread | undefined;
+
+  /** A load balancer moves on from a 503 to another node. */
+  const refuseStopping = (socket: Duplex): void => {
+    metrics?.connectionRefused('draining');
+    reject(socket, 503, 'Service Unavailable');
+  };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (pathOf(request) !== resolved.path) {
@@ -134,8 +219,8 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       if (own || http.listenerCount('upgrade') === 1) reject(socket, 404, 'Not Found');
       return;
     }
-    if (closing) {
-      reject(socket, 503, 'Service Unavailable');
+    if (stopping) {
+      refuseStopping(socket);
       return;
     }
     // The upgrade waits its turn with the handshakes: in a storm the upgrades (ws's accept key, the
@@ -146,8 +231,8 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     socket.on('error', dropOnError);
     ctx.handshakes.run(async () => {
       socket.off('error', dropOnError);
-      if (closing) {
-        reject(socket, 503, 'Service Unavailable');
+      if (stopping) {
+        refuseStopping(socket);
         return;
       }
       upgrade(request, socket, head);
@@ -161,11 +246,12 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       const rateKey = resolved.rateLimit === false ? remoteAddress(request) : resolved.rateLimit.key(request);
       const connection = new Connection(ctx, ws, request, rateKey);
       connections.add(connection);
-      if (closing) {
-        connection.close(CloseCode.GOING_AWAY, 'server shutting down');
+      if (stopping) {
+        connection.close(stopping.code, stopping.reason);
         return;
       }
       if (connections.size > resolved.maxConnections) {
+        metrics?.connectionRefused('full');
         log.warn({ connections: connections.size }, 'connection limit reached, closing 1013');
         connection.close(CloseCode.TRY_LATER, 'server full');
         return;
@@ -198,48 +284,86 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
 
   log.info({ url, origins, publicKey: resolved.identity.publicKey }, 'listening');
 
+  /**
+   * Closes every socket with `code`, spread over `within` ms (at once for 0), then waits up to `timeout`
+   * ms for their close handshakes, terminates the rest, leaves the cluster and stops listening.
+   */
+  const shutdown = (code: number, reason: string, within: number, timeout: number): Promise<void> => {
+    closing ??= (async () => {
+      stopping = { code, reason };
+      const allClosed = new Promise<void>((resolve) => {
+        drained = resolve;
+        if (connections.size === 0) resolve();
+      });
+      if (within > 0) {
+        log.info({ connections: connections.size, within }, 'draining');
+        spread = closeSpread([...connections], within, (connection) => connection.close(code, reason));
+        await spread.done;
+      }
+      log.info({ connections: connections.size }, 'closing');
+      clearInterval(sweeper);
+      for (const connection of connections) connection.close(code, reason);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), timeout);
+      });
+      if ((await Promise.race([allClosed, late])) === 'late') {
+        for (const connection of connections) connection.terminate();
+        await allClosed;
+      }
+      clearTimeout(timer);
+      http.off('upgrade', onUpgrade);
+      await cluster?.close();
+      wss.close();
+      if (own) {
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+      }
+    })();
+    return closing;
+  };
+
+  const stats = (): SignalingServerStats => ({
+    connections: connections.size,
+    sessions: sessions.size,
+    keysOnline: sessions.keys,
+  });
+  const notReady = () =>
+    stopping ? 'draining' : connections.size >= resolved.maxConnections ? 'full' : undefined;
+  const health = (): SignalingServerHealth => ({
+    ready: notReady() === undefined,
+    draining: stopping !== undefined,
+    version: packageVersion(),
+    uptimeSeconds: Math.round(performance.now() - startedAt) / 1000,
+    ...stats(),
+    ...(cluster
+      ? { cluster: { nodeId: cluster.nodeId, redis: cluster.redisReady ? 'ready' : 'unreachable' } }
+      : {}),
+  });
+  probes = { health, notReady, metrics };
+
   const server: SignalingServer = {
     url,
     port: address.port,
     publicKey: resolved.identity.publicKey,
     origins,
-    stats: () => ({ connections: connections.size, sessions: sessions.size, keysOnline: sessions.keys }),
+    stats,
+    health,
+    handleRequest,
+    drain: ({ within = DEFAULT_DRAIN_MS, timeout = 2000 } = {}) =>
+      shutdown(CloseCode.RESTART, 'server restarting', within, timeout),
     close({ timeout = 2000 } = {}) {
-      closing ??= (async () => {
-        log.info({ connections: connections.size }, 'closing');
-        clearInterval(sweeper);
-        http.off('upgrade', onUpgrade);
-        const allClosed = new Promise<void>((resolve) => {
-          drained = resolve;
-          if (connections.size === 0) resolve();
-        });
-        for (const connection of connections) connection.close(CloseCode.GOING_AWAY, 'server shutting down');
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), timeout);
-        });
-        if ((await Promise.race([allClosed, late])) === 'late') {
-          for (const connection of connections) connection.terminate();
-          await allClosed;
-        }
-        clearTimeout(timer);
-        await cluster?.close();
-        wss.close();
-        if (own) {
-          await new Promise<void>((resolve) => {
-            http.close(() => resolve());
-            http.closeAllConnections();
-          });
-        }
-      })();
-      return closing;
+      spread?.hurry();
+      return shutdown(CloseCode.GOING_AWAY, 'server shutting down', 0, timeout);
     },
     [Symbol.asyncDispose]: () => server.close(),
   };
   return server;
 }
 
-function upgradeRequired(_request: IncomingMessage, response: import('node:http').ServerResponse): void {
+function upgradeRequired(_request: IncomingMessage, response: ServerResponse): void {
   response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
   response.end('This is a WebSocket signaling server.\n');
 }
@@ -255,14 +379,15 @@ function listen(http: HttpServer, port: number, host: string): Promise<void> {
   });
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function closeHttp(http: HttpServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    http.close(() => resolve());
+    http.closeAllConnections();
+  });
 }
 
-function pathOf(request: IncomingMessage): string {
-  const raw = request.url ?? '/';
-  const end = raw.search(/[?#]/);
-  return end === -1 ? raw : raw.slice(0, end);
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function remoteAddress(request: IncomingMessage): string {

@@ -5,13 +5,19 @@ import type { Peer } from './peer.js';
  * {@link SessionRegistry}, or a cluster's view over Redis (`cluster.ts`) that also knows other nodes'.
  */
 export interface Sessions {
+  /**
+   * Cluster only: makes `peer`'s session known to every node before its `auth.ok` (read-your-writes),
+   * then `add` registers it here. Resolves when every node can see it, or after a bound if Redis
+   * does not answer. `remove` undoes it if the socket closes meanwhile.
+   */
+  announce?(peer: Peer, maxPerKey: number): Promise<void>;
   /** Registers `peer`; returns this node's sessions it pushes beyond `maxPerKey`, to close as replaced. */
   add(peer: Peer, maxPerKey: number): Peer[];
   /** Unregisters `peer`; a no-op when it was not registered. */
   remove(peer: Peer): void;
   /** This node's live sessions of `key`, oldest first (live: copy it before sending, a send may close one). */
   sessionsOf(key: string): readonly Peer[] | undefined;
-  /** Whether `key` has a session anywhere (in a cluster: on any node). */
+  /** Whether `key` has a session on this node. */
   isOnline(key: string): boolean;
   /** This node's authenticated sessions. */
   readonly size: number;

@@ -1,5 +1,6 @@
 import { withDefaults } from '../defaults.js';
 import { isSignalingError, SignalingError } from '../errors.js';
+import { MAX_TIMER_DELAY_MS } from '../machines/backoff.js';
 import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES, MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { ApplicationMessage } from '../protocol/messages.js';
 import { type ParsedMessage, utf8Length, validateMessage } from '../protocol/parse.js';
@@ -46,6 +47,10 @@ interface Entry {
   signalId: string | undefined;
   /** A presence.subscribe (true) / unsubscribe (false): its keys are remembered once written. */
   watch?: [subscribe: boolean, keys: string[]];
+  /** `waitForPeer`: the signal's recipient, whose coming online a `peer-offline` answer waits for. */
+  peer?: string | undefined;
+  /** The last `peer-offline` answer: the cause of an `expired` rejection. */
+  offline?: SignalingError;
   resolve(): void;
   reject(error: SignalingError): void;
 }
@@ -86,6 +91,11 @@ export class Dispatcher implements Link {
    * per socket, so each new session starts by subscribing to all of them again.
    */
   #watched: Set<string> | undefined;
+  /**
+   * `waitForPeer` signals answered `peer-offline`, waiting for their peer's `presence` online (their
+   * keys subscribed meanwhile, renewed with the others on each new session) until `maxAge`.
+   */
+  #waiting: Entry[] = [];
   /** Sockets started and not yet fully closed. */
   #alive = 0;
   /** whenIdle() callers since no socket was alive, each counting down the sockets alive when it asked. */
@@ -147,13 +157,23 @@ export class Dispatcher implements Link {
       case 'error': {
         const m = message as { code: string; id?: string };
         if (m.id !== undefined) {
-          this.#settle(
-            m.id,
-            m.code === 'peer-offline'
-              ? new SignalingError('peer-offline', `signal ${m.id}: the peer is offline`)
-              : new SignalingError('send-failed', `signal ${m.id}: the server answered ${m.code}`),
-          );
+          const offline = m.code === 'peer-offline';
+          const error = offline
+            ? new SignalingError('peer-offline', `signal ${m.id}: the peer is offline`)
+            : new SignalingError('send-failed', `signal ${m.id}: the server answered ${m.code}`);
+          const entry = this.#unacked.get(m.id);
+          // Synchronously, not in a rejection handler: the `presence` frame saying the peer is back may
+          // be read in this same turn.
+          if (offline && entry?.peer !== undefined) {
+            this.#unacked.delete(m.id);
+            this.#wait(entry, error);
+          } else this.#settle(m.id, error);
         }
+        break;
+      }
+      case 'presence': {
+        const m = message as { key: string; online: boolean };
+        if (m.online) this.#peerOnline(m.key);
         break;
       }
     }
@@ -213,7 +233,7 @@ export class Dispatcher implements Link {
         entry.reject(expired());
         continue;
       }
-      if (entry.signalId !== undefined && this.#unacked.has(entry.signalId)) {
+      if (entry.signalId !== undefined && this.#busy(entry.signalId)) {
         this.#shift();
         entry.reject(inFlight(entry.signalId));
         continue;
@@ -254,7 +274,8 @@ export class Dispatcher implements Link {
 
   // Sending
 
-  send(message: object): Promise<void> {
+  /** `waitForPeer`: a signal answered `peer-offline` waits for its peer instead of rejecting. */
+  send(message: object, waitForPeer?: boolean): Promise<void> {
     let text: string;
     let signalId: string | undefined;
     try {
@@ -264,6 +285,7 @@ export class Dispatcher implements Link {
       return Promise.reject(asSignalingError(error));
     }
     const watch = watchOf(message);
+    const peer = waitForPeer && signalId !== undefined ? (message as { to: string }).to : undefined;
     const channel = this.#channel;
     if (channel !== undefined && this.#queue.length === 0) {
       if (signalId === undefined) {
@@ -276,9 +298,9 @@ export class Dispatcher implements Link {
           if (!isSignalingError(error, 'closed')) return Promise.reject(error);
         }
       } else {
-        if (this.#unacked.has(signalId)) return Promise.reject(inFlight(signalId));
+        if (this.#busy(signalId)) return Promise.reject(inFlight(signalId));
         return new Promise<void>((resolve, reject) => {
-          const entry: Entry = { text, bytes: 0, at: this.#now(), signalId, resolve, reject };
+          const entry: Entry = { text, bytes: 0, at: this.#now(), signalId, peer, resolve, reject };
           try {
             channel.send(text);
             this.#trackUnacked(entry);
@@ -290,7 +312,7 @@ export class Dispatcher implements Link {
       }
     }
     return new Promise<void>((resolve, reject) => {
-      const entry: Entry = { text, bytes: 0, at: this.#now(), signalId, resolve, reject };
+      const entry: Entry = { text, bytes: 0, at: this.#now(), signalId, peer, resolve, reject };
       if (watch) entry.watch = watch;
       this.#enqueue(entry, text);
     });
@@ -302,11 +324,12 @@ export class Dispatcher implements Link {
    */
   rejectAll(error: SignalingError | (() => SignalingError)): void {
     this.#cancelExpiry();
-    if (this.#unacked.size === 0 && this.#queue.length === 0) return;
+    if (this.#unacked.size === 0 && this.#queue.length === 0 && this.#waiting.length === 0) return;
     if (typeof error === 'function') error = error();
-    const entries = [...this.#unacked.values(), ...this.#queue];
+    const entries = [...this.#unacked.values(), ...this.#queue, ...this.#waiting];
     this.#unacked.clear();
     this.#queue.length = 0;
+    this.#waiting = [];
     this.#queuedBytes = 0;
     for (const entry of entries) entry.reject(error);
   }
@@ -355,11 +378,62 @@ export class Dispatcher implements Link {
       if (subscribe) watched.add(key);
       else watched.delete(key);
     }
+    // The application stopped watching a key a waiting signal still needs: keep the server telling us.
+    const needed = subscribe ? [] : keys.filter((key) => this.#waitsFor(key));
+    if (needed.length > 0) this.#control('presence.subscribe', needed);
+  }
+
+  /** An id is taken while its signal awaits an ack or waits for its peer. */
+  #busy(id: string): boolean {
+    return this.#unacked.has(id) || this.#waiting.some((entry) => entry.signalId === id);
+  }
+
+  #waitsFor(key: string): boolean {
+    return this.#waiting.some((entry) => entry.peer === key);
+  }
+
+  /** A presence (un)subscription of the client's own: nobody awaits it; a new session renews what is needed. */
+  #control(type: string, keys: string[]): void {
+    try {
+      this.#channel?.send(JSON.stringify({ type, keys }));
+    } catch {
+      // The socket is gone: the next session subscribes to every key still needed.
+    }
+  }
+
+  /** A `waitForPeer` signal answered `peer-offline`: watch its peer (subscribing if nobody does yet). */
+  #wait(entry: Entry, offline: SignalingError): void {
+    const peer = entry.peer as string;
+    const watched = this.#watched?.has(peer) || this.#waitsFor(peer);
+    entry.offline = offline;
+    this.#waiting.push(entry);
+    if (!watched) this.#control('presence.subscribe', [peer]);
+    this.#scheduleExpiry();
+  }
+
+  /** Resends every signal waiting for `key` (once each: a new `peer-offline` makes it wait again). */
+  #peerOnline(key: string): void {
+    if (!this.#waitsFor(key)) return;
+    const ready = this.#waiting.filter((entry) => entry.peer === key);
+    this.#waiting = this.#waiting.filter((entry) => entry.peer !== key);
+    this.#release(key);
+    for (const entry of ready) {
+      // Tracked first: if the socket is gone, the next session resends it with the other unacked ones.
+      this.#trackUnacked(entry);
+      if (this.#write(entry) === 'rejected') this.#unacked.delete(entry.signalId as string);
+    }
+  }
+
+  /** Unsubscribes from `key` once no waiting signal needs it, unless the application watches it. */
+  #release(key: string): void {
+    if (!this.#watched?.has(key) && !this.#waitsFor(key)) this.#control('presence.unsubscribe', [key]);
   }
 
   /** Subscribes the new session to every remembered key; false when the socket went away meanwhile. */
   #resubscribe(channel: Channel): boolean {
-    const keys = [...(this.#watched ?? [])];
+    const keys = [
+      ...new Set([...(this.#watched ?? []), ...this.#waiting.map((entry) => entry.peer as string)]),
+    ];
     for (let i = 0; i < keys.length; i += MAX_PRESENCE_KEYS) {
       const frame = { type: 'presence.subscribe', keys: keys.slice(i, i + MAX_PRESENCE_KEYS) };
       try {
@@ -397,7 +471,14 @@ export class Dispatcher implements Link {
     for (const [id, entry] of this.#unacked) {
       if (entry.at > cutoff) break;
       this.#unacked.delete(id);
-      entry.reject(expired());
+      entry.reject(expired(entry.offline));
+    }
+    const late = this.#waiting.filter((entry) => entry.at <= cutoff);
+    if (late.length === 0) return;
+    this.#waiting = this.#waiting.filter((entry) => entry.at > cutoff);
+    for (const entry of late) {
+      this.#release(entry.peer as string);
+      entry.reject(expired(entry.offline));
     }
   }
 
@@ -412,9 +493,11 @@ export class Dispatcher implements Link {
     const oldest = Math.min(
       this.#queue[0]?.at ?? Number.POSITIVE_INFINITY,
       this.#unacked.values().next().value?.at ?? Number.POSITIVE_INFINITY,
+      ...this.#waiting.map((entry) => entry.at),
     );
     if (oldest === Number.POSITIVE_INFINITY) return;
-    const wait = Math.max(0, oldest + this.#limits.maxAge - this.#now());
+    // Capped: a longer timer fires at once (`maxAge: Infinity` would spin).
+    const wait = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, oldest + this.#limits.maxAge - this.#now()));
     this.#expiryTimer = this.#clock.setTimeout(() => {
       this.#expiryTimer = undefined;
       this.#expire();
@@ -489,8 +572,9 @@ function asSignalingError(error: unknown): SignalingError {
     : new SignalingError('malformed', 'message cannot be serialized as JSON', { cause: error });
 }
 
-function expired(): SignalingError {
-  return new SignalingError('expired', 'the message waited longer than queue.maxAge');
+/** `cause`: the `peer-offline` answer a `waitForPeer` signal was waiting out. */
+function expired(cause?: SignalingError): SignalingError {
+  return new SignalingError('expired', 'the message waited longer than queue.maxAge', { cause });
 }
 
 function inFlight(id: string): SignalingError {

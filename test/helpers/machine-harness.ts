@@ -98,7 +98,8 @@ export async function harness(input: Partial<SignalingInput> = {}): Promise<Harn
     const { challenge: c, response } = await challenge(overrides);
     const signature = await createServerProof({
       identity: server,
-      origin: URL_,
+      // The URL this session dialed (a list's next one with `nextUrl`): the transcript's origin.
+      origin: actor.getSnapshot().context.config.url,
       nonce: decodeBase64url(c.nonce, 32),
       response,
     });

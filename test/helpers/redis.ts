@@ -18,18 +18,27 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, password: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
+    let answer = '';
+    const socket = createConnection({ host: '127.0.0.1', port }, () =>
+      socket.write(password ? `AUTH ${password}\r\nPING\r\n` : 'PING\r\n'),
+    );
+    const done = (ok: boolean) => {
       socket.destroy();
-      resolve(String(data).startsWith('+PONG'));
+      resolve(ok);
+    };
+    // With AUTH, `+OK` and `+PONG` may come in one chunk or two.
+    socket.on('data', (data) => {
+      answer += String(data);
+      if (answer.includes('+PONG')) done(true);
+      else if (answer.startsWith('-') || answer.includes('\r\n-')) done(false);
     });
     socket.once('error', () => resolve(false));
   });
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, password: string | undefined): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     [
@@ -43,11 +52,12 @@ async function launch(port: number): Promise<ChildProcess> {
       'no',
       '--protected-mode',
       'no',
+      ...(password ? ['--requirepass', password] : []),
     ],
     { stdio: 'ignore' },
   );
   const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
+  while (!(await ping(port, password))) {
     if (child.exitCode !== null || Date.now() > deadline)
       throw new Error(`redis-server did not start on ${port}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -55,9 +65,10 @@ async function launch(port: number): Promise<ChildProcess> {
   return child;
 }
 
-export async function startRedis(): Promise<RedisProcess> {
+/** `password`: the server requires it (`--requirepass`); `url` then does not carry it. */
+export async function startRedis({ password }: { password?: string } = {}): Promise<RedisProcess> {
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port);
+  let child: ChildProcess | undefined = await launch(port, password);
   const kill = async () => {
     const c = child;
     child = undefined;
@@ -72,7 +83,7 @@ export async function startRedis(): Promise<RedisProcess> {
     kill,
     async restart() {
       await kill();
-      child = await launch(port);
+      child = await launch(port, password);
     },
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),

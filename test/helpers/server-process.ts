@@ -15,6 +15,8 @@ export const SERVER_CHILD = join(ROOT, 'test/fixtures/server-child.js');
 const DIST_SERVER = join(ROOT, 'dist/server/index.js');
 
 export interface ServerProcessOptions {
+  /** Environment variables for the child on top of this process's (e.g. `NODE_EXTRA_CA_CERTS`). */
+  env?: Record<string, string>;
   /** Port to listen on; default: a free one picked now and kept across restarts. */
   port?: number;
   /** 32-byte seed (base64url) of the server key; default: a random one kept across restarts. */
@@ -25,10 +27,14 @@ export interface ServerProcessOptions {
   /** Further URLs clients dial (e.g. a fault proxy's), besides the loopback ones of the port. */
   origins?: string[];
   /** One node of a cluster over this Redis. */
-  cluster?: { redis: string; leaseMs?: number; nodeId?: string };
+  cluster?: { redis: string | string[]; password?: string; leaseMs?: number; nodeId?: string };
   limits?: { maxSessionsPerKey?: number };
   /** Warn and error records on stderr, read back with {@link ServerProcess.warnings}. */
   logWarnings?: boolean;
+  /** Serve `GET /metrics` (Prometheus). */
+  metrics?: boolean;
+  /** SIGTERM drains, spreading its 1012 closes over this many ms; without it (and on SIGINT) it closes at once (1001). */
+  drainMs?: number;
   /** The runtime's command line to run it under (e.g. `['deno', 'run', '-A']`); default this Node. */
   runtime?: string[];
 }
@@ -81,9 +87,11 @@ function launch(
   runtime: string[] = [process.execPath],
 ): Promise<{ child: ChildProcess; ready: Ready }> {
   return new Promise((resolve, reject) => {
+    const { env, ...rest } = config as { env?: Record<string, string> };
     const [command, ...args] = runtime as [string, ...string[]];
-    const child = spawn(command, [...args, SERVER_CHILD, JSON.stringify(config)], {
+    const child = spawn(command, [...args, SERVER_CHILD, JSON.stringify(rest)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let stderr = '';
     child.stderr?.on('data', (d) => {

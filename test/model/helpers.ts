@@ -85,7 +85,7 @@ export function challengeFrom(key: string): AuthChallenge {
 }
 
 /** Close codes, one per row of the spec's table the client acts on differently. */
-export const CLOSE_CODES = [1006, 4002, 4029, 1008, 4001, 4009] as const;
+export const CLOSE_CODES = [1006, 1012, 4002, 4029, 1008, 4001, 4009] as const;
 
 /** Which service each invoke id runs (`xstate.done.actor.<id>` names the id, generated when unnamed). */
 export function invokeSources(machine: AnyStateMachine): Map<string, string> {
