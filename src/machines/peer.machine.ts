@@ -112,7 +112,7 @@ export const peerMachine = setup({
       failures: ({ context }) => context.failures + 1,
     }),
     // An offer of ours answered: the negotiation works again.
-    clearFailures: assign({ failures: 0, heldOffer: undefined }),
+    clearFailures: assign({ failures: 0 }),
     rememberNegotiation: assign({ negotiationPending: true }),
     startNegotiation: assign({ negotiationPending: false }),
     // The impolite side ignores the peer's colliding offer but keeps the latest, in case ours fails there.
@@ -247,7 +247,12 @@ export const peerMachine = setup({
               },
               on: {
                 'SIGNAL.DESCRIPTION': [
-                  { guard: 'freshAnswer', target: 'applyingAnswer', actions: 'takeRemote' },
+                  // The peer answered ours: the offer it made meanwhile is void (it rolled it back).
+                  {
+                    guard: 'freshAnswer',
+                    target: 'applyingAnswer',
+                    actions: ['takeRemote', 'dropHeldOffer'],
+                  },
                   { guard: 'freshOfferAndPolite', target: 'answering', actions: 'takeRemote' },
                   // The timer starts again with the peer's latest offer.
                   { guard: 'freshOffer', target: 'awaitingAnswer', reenter: true, actions: 'holdOffer' },
