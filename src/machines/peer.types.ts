@@ -4,15 +4,19 @@
 export const PeerState = {
   /** Created; nothing negotiated yet. */
   NEW: 'new',
-  /** Offer/answer or the first ICE checks under way. */
+  /**
+   * Offer/answer or the first ICE checks under way, or recovering from a failed negotiation step
+   * (`peer.error` says which; on an open connection data keeps flowing meanwhile).
+   */
   NEGOTIATING: 'negotiating',
   /** ICE and DTLS are up: data flows peer to peer. */
   CONNECTED: 'connected',
   /** The connection was up and is interrupted, or an ICE restart is under way. */
   DISCONNECTED: 'disconnected',
   /**
-   * ICE failed and the restart did not bring it back (only `close()` is left), or a peer signal
-   * failed its identity check (`closeReason` `'identity'`: the connection is closed already).
+   * ICE failed and the restart did not bring it back (only `close()` is left), a peer signal failed
+   * its identity check (`closeReason` `'identity'`), or the negotiation failed again and again
+   * (`closeReason` `'negotiation'`, `peer.error` the last failure): in both the connection is closed.
    */
   FAILED: 'failed',
   /** Closed by either side (a `bye`), or replaced by a new connection from the peer. */
@@ -21,8 +25,19 @@ export const PeerState = {
 /** One of {@link PeerState}'s values. */
 export type PeerState = (typeof PeerState)[keyof typeof PeerState];
 
-/** Why a peer connection closed: `identity` when a signal failed its check (see `identityFailure`). */
-export type PeerCloseReason = 'local' | 'remote' | 'replaced' | 'identity';
+/**
+ * Why a peer connection closed: `identity` when a signal failed its check (see `identityFailure`),
+ * `negotiation` when {@link MAX_NEGOTIATION_FAILURES} negotiation steps failed with no offer of this
+ * side answered in between (see `error`).
+ */
+export type PeerCloseReason = 'local' | 'remote' | 'replaced' | 'identity' | 'negotiation';
+
+/**
+ * Failed negotiation steps (a description the connection refused, or the peer's answer not coming
+ * while its colliding offer waits) after which the connection gives up, unless an offer of this side
+ * got answered in between.
+ */
+export const MAX_NEGOTIATION_FAILURES = 3;
 
 /**
  * The identity check a peer signal failed: `unsigned` (no signature: the old format 1, or `sig`
@@ -53,10 +68,20 @@ export interface Description {
 export interface PeerConnectionLike {
   /** The description last set locally (W3C: after `setLocalDescription()` resolves). */
   readonly localDescription: Description | null;
-  /** Creates and sets the fitting offer or answer (the implicit form, perfect negotiation's need). */
+  /** Where the offer/answer exchange stands (W3C). */
+  readonly signalingState: RTCSignalingState;
+  /**
+   * Without a description: creates and sets the fitting offer or answer (the implicit form, perfect
+   * negotiation's need; an implementation without it throws a `TypeError` and gets the explicit form).
+   * `{ type: 'rollback' }` drops the offer in progress.
+   */
   setLocalDescription(description?: Description): Promise<void>;
-  /** Sets the peer's description; an offer in `have-local-offer` rolls the local offer back. */
+  /** Sets the peer's description; an offer in `have-local-offer` rolls the local offer back (browsers). */
   setRemoteDescription(description: Description): Promise<void>;
+  /** The explicit form, for implementations without the implicit `setLocalDescription()`. */
+  createOffer(): Promise<Description>;
+  /** The explicit form, for implementations without the implicit `setLocalDescription()`. */
+  createAnswer(): Promise<Description>;
   /** Adds a candidate the peer trickled; chained after the remote description by the browser. */
   addIceCandidate(candidate?: RTCIceCandidateInit): Promise<void>;
   /** Asks for new ICE credentials: fires `negotiationneeded` with an ICE-restart offer. */
@@ -104,7 +129,12 @@ export interface PeerInput {
   /** The polite side yields when both offer at once (W3C perfect negotiation). */
   polite: boolean;
   restart?: RestartOptions;
+  /** Ms the impolite side waits for the answer while it holds the peer's colliding offer. Default 5000. */
+  answerTimeout?: number;
 }
+
+/** How long the impolite side waits for an answer while it holds the peer's colliding offer, ms. */
+export const DEFAULT_ANSWER_TIMEOUT = 5000;
 
 /** The chart's context: no secret, nothing that cannot be shown in an inspector. */
 export interface PeerContext {
@@ -114,6 +144,8 @@ export interface PeerContext {
   send: (body: PeerSignalBody) => void;
   polite: boolean;
   restart: ResolvedRestart;
+  /** Ms the impolite side waits for its answer while it holds the peer's colliding offer. */
+  answerTimeout: number;
   /** Local descriptions sent so far: each one's generation, so the peer can drop older ones. */
   generation: number;
   /** Generation of the latest remote description taken; an older one is stale. */
@@ -122,8 +154,20 @@ export interface PeerContext {
   restarts: number;
   /** Why it closed, once closed. */
   reason: PeerCloseReason | undefined;
-  /** The last failed negotiation step's message (the chart returns to `stable` and waits). */
+  /** The last failed negotiation step's message (the chart rolls back and offers again). */
   error: string | undefined;
+  /** Failed negotiation steps since an offer of this side was last answered. */
+  failures: number;
+  /** A `negotiationneeded` came while busy: an offer follows once stable. */
+  negotiationPending: boolean;
+  /**
+   * The peer's offer the impolite side ignored for its own, with the candidates that came after it:
+   * answered if the peer's answer does not come within `answerTimeout` (the peer could not take this
+   * side's offer), dropped once the peer's answer is taken.
+   */
+  heldOffer:
+    | { description: Description; generation: number; candidates: (RTCIceCandidateInit | null)[] }
+    | undefined;
   /** The check a signal failed, when one ended the connection (`reason` `'identity'`). */
   identityFailure: IdentityFailure | undefined;
   /** The peer's candidates dropped for failing their check (the connection goes on without them). */

@@ -5,9 +5,11 @@
  */
 export { type Described, type PeerMachine, peerMachine } from '../machines/peer.machine.js';
 export {
+  DEFAULT_ANSWER_TIMEOUT,
   DEFAULT_RESTART,
   type Description,
   type IdentityFailure,
+  MAX_NEGOTIATION_FAILURES,
   type PeerCloseReason,
   type PeerConnectionLike,
   type PeerContext,

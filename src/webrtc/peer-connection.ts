@@ -24,8 +24,12 @@ import { checkPeerSignal, type PeerSignal, signalKind, signPeerSignal } from './
 /** The running peer chart (`peer.actor`). */
 export type PeerActor = Actor<typeof peerMachine>;
 
-/** Told each change of `peer.state`. */
-export type PeerStateListener = (state: PeerState, previous: PeerState) => void;
+/**
+ * Told each change of `peer.state`; `error` is the last failed negotiation step's message (also
+ * `peer.error`) while the chart recovers from it (`negotiating`) or when it gave up (`failed`,
+ * `closeReason` `'negotiation'`).
+ */
+export type PeerStateListener = (state: PeerState, previous: PeerState, error: string | undefined) => void;
 
 /** What `createPeerConnection` takes; `peer` and `identity` are required. */
 export interface PeerConnectionOptions {
@@ -46,6 +50,11 @@ export interface PeerConnectionOptions {
   rtcConfig?: RTCConfiguration;
   /** ICE restart delays and timeout. */
   restart?: RestartOptions;
+  /**
+   * Ms the impolite side waits for the answer to its offer while it holds the peer's colliding offer
+   * before it rolls its own back and answers the peer's (the peer could not take ours). Default 5000.
+   */
+  answerTimeout?: number;
   /** An `RTCPeerConnection` class to use instead of the platform's. */
   RTCPeerConnection?: new (
     config?: RTCConfiguration,
@@ -64,6 +73,12 @@ export interface PeerConnection {
   readonly state: PeerState;
   /** Why it closed, once `closed` (or `failed` with `'identity'`). */
   readonly closeReason: PeerCloseReason | undefined;
+  /**
+   * The last failed negotiation step's message (a description the connection refused), or undefined;
+   * the chart rolls back and offers again, and gives up (`failed`, `'negotiation'`) after
+   * `MAX_NEGOTIATION_FAILURES`.
+   */
+  readonly error: string | undefined;
   /** With `closeReason` `'identity'`: which check failed, on which kind of signal. */
   readonly identityFailure: IdentityFailure | undefined;
   /** The peer's candidates dropped so far for failing their check. */
@@ -80,12 +95,14 @@ export interface PeerConnection {
   close(): void;
 }
 
+// The first tag the chart has is the state: a negotiation recovering from a failed step says
+// `negotiating` even while ICE is connected, so the app hears of it.
 const STATES: readonly PeerState[] = [
   PeerState.CLOSED,
   PeerState.FAILED,
+  PeerState.NEGOTIATING,
   PeerState.CONNECTED,
   PeerState.DISCONNECTED,
-  PeerState.NEGOTIATING,
   PeerState.NEW,
 ];
 
@@ -186,7 +203,13 @@ export function createPeerConnection(
   };
 
   const actor = createActor(peerMachine, {
-    input: { pc, send: relay, polite: client.publicKey < peer, restart: options.restart },
+    input: {
+      pc,
+      send: relay,
+      polite: client.publicKey < peer,
+      restart: options.restart,
+      ...(options.answerTimeout !== undefined ? { answerTimeout: options.answerTimeout } : {}),
+    },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
@@ -259,7 +282,7 @@ export function createPeerConnection(
     current = state;
     for (const listener of [...stateListeners]) {
       try {
-        listener(state, previous);
+        listener(state, previous, snapshot.context.error);
       } catch (error) {
         rethrowLater(error);
       }
@@ -278,6 +301,9 @@ export function createPeerConnection(
     },
     get closeReason() {
       return actor.getSnapshot().context.reason;
+    },
+    get error() {
+      return actor.getSnapshot().context.error;
     },
     get identityFailure() {
       return actor.getSnapshot().context.identityFailure;

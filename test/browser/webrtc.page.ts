@@ -9,6 +9,8 @@ import { createPeerConnection, onPeerRequest, type PeerConnection } from '../../
 export interface PeerOptions {
   /** Force TURN: `iceTransportPolicy: 'relay'` over the server's ICE servers. */
   relay?: boolean;
+  /** The chart's `answerTimeout` (ms). */
+  answerTimeout?: number;
 }
 
 export interface SelectedPair {
@@ -17,7 +19,8 @@ export interface SelectedPair {
 }
 
 export interface PageApi {
-  start(url: string): Promise<string>;
+  /** Starts the client with a new identity, or the one of `seed` (32 bytes, base64url). */
+  start(url: string, seed?: string): Promise<string>;
   reach(state: string, timeout: number): Promise<string>;
   /** Opens the peer connection to `peer` now. */
   open(peer: string, options?: PeerOptions): void;
@@ -65,6 +68,12 @@ export interface PageApi {
   iceTransportPolicy(): string | undefined;
   selectedPair(): Promise<SelectedPair | undefined>;
   closePeer(): void;
+  /** Adds a video track (a canvas's stream) to the connection. */
+  addVideo(): void;
+  /** Remote tracks received so far (`track` events), by kind. */
+  remoteTracks(): string[];
+  /** Each distinct negotiation error the chart recorded (`peer.error`), in order. */
+  errors(): string[];
 }
 
 let client: SignalingClient | undefined;
@@ -80,6 +89,8 @@ const channels = new Map<string, RTCDataChannel[]>();
 const inbox = new Map<string, string[]>();
 const requests: string[] = [];
 const remoteSdps: string[] = [];
+const remoteTracks: string[] = [];
+const errors: string[] = [];
 let signalsSent = 0;
 
 function need<T>(value: T | undefined, what: string): T {
@@ -113,6 +124,7 @@ function openTo(key: string, options: PeerOptions = {}): void {
     peer: key,
     identity: need(identity, 'start()'),
     ...(rtcConfig ? { rtcConfig } : {}),
+    ...(options.answerTimeout ? { answerTimeout: options.answerTimeout } : {}),
   });
   opened++;
   const pc = peer.pc;
@@ -120,7 +132,9 @@ function openTo(key: string, options: PeerOptions = {}): void {
   states.push(peer.state);
   peer.onStateChange((s) => states.push(s));
   peer.onDataChannel(track);
+  pc.addEventListener('track', (e) => remoteTracks.push(e.track.kind));
   peer.actor.subscribe((s) => {
+    if (s.context.error && errors.at(-1) !== s.context.error) errors.push(s.context.error);
     const open = (s.value as { open?: { negotiation: string; ice: string } }).open;
     recordChange(negotiation, open?.negotiation);
     recordChange(ice, open?.ice);
@@ -149,8 +163,8 @@ function waitFor<T>(check: () => T | undefined, timeout: number, what: () => str
 }
 
 const api: PageApi = {
-  async start(url) {
-    identity = await Identity.generate();
+  async start(url, seed) {
+    identity = seed ? await Identity.fromSeed(seed) : await Identity.generate();
     client = createSignalingClient({
       url,
       identity,
@@ -274,6 +288,22 @@ const api: PageApi = {
     };
   },
   closePeer: () => need(peer, 'open()').close(),
+  addVideo() {
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 48;
+    const paint = canvas.getContext('2d');
+    // A stream only has frames once something is drawn; keep drawing so the track stays live.
+    setInterval(() => {
+      if (!paint) return;
+      paint.fillStyle = `hsl(${Date.now() % 360} 50% 50%)`;
+      paint.fillRect(0, 0, 64, 48);
+    }, 50);
+    const stream = canvas.captureStream(20);
+    for (const track of stream.getVideoTracks()) need(peer, 'open()').pc.addTrack(track, stream);
+  },
+  remoteTracks: () => remoteTracks,
+  errors: () => errors,
 };
 
 (window as unknown as { api: PageApi }).api = api;

@@ -35,6 +35,8 @@ export interface ServerProcessOptions {
   metrics?: boolean;
   /** SIGTERM drains, spreading its 1012 closes over this many ms; without it (and on SIGINT) it closes at once (1001). */
   drainMs?: number;
+  /** The runtime's command line to run it under (e.g. `['deno', 'run', '-A']`); default this Node. */
+  runtime?: string[];
 }
 
 export interface ServerProcess {
@@ -82,10 +84,12 @@ interface Ready {
 function launch(
   config: object,
   onStderr: (text: string) => void,
+  runtime: string[] = [process.execPath],
 ): Promise<{ child: ChildProcess; ready: Ready }> {
   return new Promise((resolve, reject) => {
     const { env, ...rest } = config as { env?: Record<string, string> };
-    const child = spawn(process.execPath, [SERVER_CHILD, JSON.stringify(rest)], {
+    const [command, ...args] = runtime as [string, ...string[]];
+    const child = spawn(command, [...args, SERVER_CHILD, JSON.stringify(rest)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -110,10 +114,11 @@ function launch(
 async function launchRetrying(
   config: object,
   onStderr: (text: string) => void,
+  runtime?: string[],
 ): Promise<{ child: ChildProcess; ready: Ready }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await launch(config, onStderr);
+      return await launch(config, onStderr, runtime);
     } catch (error) {
       if (attempt >= 20 || !String(error).includes('EADDRINUSE')) throw error;
       await new Promise((r) => setTimeout(r, 50));
@@ -125,12 +130,13 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   if (!existsSync(DIST_SERVER)) {
     throw new Error(`${DIST_SERVER} is missing: run \`npm run build\` first (npm test builds it)`);
   }
-  const config = { ...options, port: options.port ?? (await freePort()), seed: options.seed ?? randomSeed() };
+  const { runtime, ...rest } = options;
+  const config = { ...rest, port: options.port ?? (await freePort()), seed: options.seed ?? randomSeed() };
   let stderr = '';
   const onStderr = (text: string) => {
     stderr += text;
   };
-  let { child, ready } = await launchRetrying(config, onStderr);
+  let { child, ready } = await launchRetrying(config, onStderr, runtime);
   let exited: Promise<void> = new Promise((r) => child.once('exit', () => r()));
   let alive = true;
   child.once('exit', () => {
@@ -168,7 +174,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     },
     async restart() {
       await kill();
-      ({ child, ready } = await launchRetrying(config, onStderr));
+      ({ child, ready } = await launchRetrying(config, onStderr, runtime));
       alive = true;
       exited = new Promise((r) => child.once('exit', () => r()));
       child.once('exit', () => {

@@ -1,0 +1,245 @@
+import { fileURLToPath } from 'node:url';
+import type { Browser as ChromiumBrowser } from 'playwright-core';
+import puppeteer, { type Browser as FirefoxBrowser, type Page } from 'puppeteer-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Identity } from '../src/identity/index.js';
+import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
+import { iceServersForClient } from '../src/stun/index.js';
+import type { PageApi } from './browser/webrtc.page.js';
+import { launchChromium, type PageServer, servePage } from './helpers/browser.js';
+import { type Coturn, startCoturn } from './helpers/coturn.js';
+import { bundleAgainstDist } from './helpers/dist.js';
+import { pageApi as chromiumApi, type Remote, untilValue } from './helpers/page-api.js';
+
+/**
+ * Debian's Firefox ESR (driven by puppeteer-core over WebDriver BiDi; playwright-core cannot drive a
+ * stock Firefox) with the built package: its client against the reference server, and WebRTC between
+ * Firefox and Chromium through the local coturn, relay forced. Firefox gathers a relay candidate on
+ * 127.0.0.1 only with `media.peerconnection.ice.loopback`. Glare is made certain by queueing both
+ * offers while the signaling server is away; politeness is chosen by picking the keys.
+ */
+
+const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+
+type Api = Remote<PageApi>;
+
+/** Calls `window.api` in a puppeteer page; arguments and results cross as JSON. */
+function firefoxApi(page: Page): Api {
+  return new Proxy({} as Api, {
+    get:
+      (_target, method: string) =>
+      (...args: unknown[]) =>
+        page.evaluate(
+          (m, a) =>
+            (window as unknown as { api: Record<string, (...x: unknown[]) => unknown> }).api[m]?.(...a),
+          method,
+          args,
+        ),
+  });
+}
+
+/** Two seeds whose keys order as asked: `[smaller key's seed (polite), larger key's seed]`. */
+async function seedsByPoliteness(): Promise<[string, string]> {
+  const seeds = [0, 1].map(() =>
+    Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
+  );
+  const keys = await Promise.all(seeds.map(async (s) => (await Identity.fromSeed(s)).publicKey));
+  return ((keys[0] as string) < (keys[1] as string) ? seeds : [seeds[1], seeds[0]]) as [string, string];
+}
+
+describe('Firefox ESR', { timeout: 90_000 }, () => {
+  let coturn: Coturn;
+  let page: PageServer;
+  let firefox: FirefoxBrowser;
+  let chromium: ChromiumBrowser;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    coturn = await startCoturn();
+    page = await servePage(
+      await bundleAgainstDist(fileURLToPath(new URL('./browser/webrtc.page.ts', import.meta.url))),
+    );
+    firefox = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX_PATH,
+      headless: true,
+      extraPrefsFirefox: { 'media.peerconnection.ice.loopback': true },
+    });
+    chromium = await launchChromium();
+  }, 120_000);
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  afterAll(async () => {
+    await firefox?.close();
+    await chromium?.close();
+    await page?.close();
+    await coturn?.stop();
+  });
+
+  async function server(identity?: Identity, port = 0): Promise<SignalingServer> {
+    const s = await createSignalingServer({
+      identity: identity ?? (await Identity.generate()),
+      port,
+      iceServers: (publicKey) =>
+        iceServersForClient(
+          { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
+          publicKey,
+        ),
+    });
+    cleanups.push(() => s.close({ timeout: 200 }));
+    return s;
+  }
+
+  async function firefoxTab(url: string, seed?: string): Promise<{ api: Api; key: string }> {
+    const context = await firefox.createBrowserContext();
+    cleanups.push(() => context.close());
+    const tab = await context.newPage();
+    await tab.goto(page.url);
+    await tab.waitForFunction('window.ready === true');
+    const api = firefoxApi(tab);
+    const key = await api.start(url, seed);
+    await api.reach('connected', 15_000);
+    return { api, key };
+  }
+
+  async function chromiumTab(url: string, seed?: string): Promise<{ api: Api; key: string }> {
+    const context = await chromium.newContext();
+    cleanups.push(() => context.close());
+    const tab = await context.newPage();
+    await tab.goto(page.url);
+    await tab.waitForFunction('window.ready === true');
+    const api = chromiumApi<PageApi>(tab);
+    const key = await api.start(url, seed);
+    await api.reach('connected', 15_000);
+    return { api, key };
+  }
+
+  async function exchange(a: Api, b: Api, label: string): Promise<void> {
+    await a.send(label, `from a on ${label}`);
+    await b.send(label, `from b on ${label}`);
+    expect(
+      await untilValue(
+        () => b.received(label),
+        (m) => m.length > 0,
+      ),
+    ).toEqual([`from a on ${label}`]);
+    expect(
+      await untilValue(
+        () => a.received(label),
+        (m) => m.length > 0,
+      ),
+    ).toEqual([`from b on ${label}`]);
+  }
+
+  /** Firefox and Chromium, relay forced, Firefox polite or not; with `chat`, a channel open on both. */
+  async function relayedPair(firefoxPolite: boolean, options: { answerTimeout?: number } = {}, chat = true) {
+    const identity = await Identity.generate();
+    const first = await server(identity);
+    const [polite, impolite] = await seedsByPoliteness();
+    const ff = await firefoxTab(first.url, firefoxPolite ? polite : impolite);
+    const cr = await chromiumTab(first.url, firefoxPolite ? impolite : polite);
+    await ff.api.open(cr.key, { relay: true, ...options });
+    await cr.api.open(ff.key, { relay: true, ...options });
+    if (chat) {
+      await ff.api.createChannel('chat');
+      await ff.api.channelsOpen(['chat'], 20_000);
+      await cr.api.channelsOpen(['chat'], 20_000);
+    }
+    /** Stops the signaling server; `back()` starts it again on its port with its key. */
+    const away = async () => {
+      await first.close({ timeout: 200 });
+      await ff.api.reach('reconnecting', 10_000);
+      await cr.api.reach('reconnecting', 10_000);
+      return () => server(identity, first.port);
+    };
+    return { ff, cr, away };
+  }
+
+  it('the client authenticates against the reference server (WebCrypto Ed25519) and relays signals', async () => {
+    const s = await server();
+    const ff = await firefoxTab(s.url);
+    const cr = await chromiumTab(s.url);
+    expect(s.stats().connections).toBe(2);
+    // Both authenticated; the negotiation's signals go through the server, signed in Firefox.
+    await ff.api.open(cr.key, { relay: true });
+    await cr.api.open(ff.key, { relay: true });
+    await ff.api.createChannel('hello');
+    await cr.api.channelsOpen(['hello'], 20_000);
+    expect(await ff.api.signalsSent()).toBeGreaterThan(0);
+  });
+
+  it('Firefox ↔ Chromium: a data channel through coturn, relay forced, relay pair selected', async () => {
+    const { ff, cr } = await relayedPair(true);
+    await exchange(ff.api, cr.api, 'chat');
+    expect(await ff.api.iceTransportPolicy()).toBe('relay');
+    expect(await cr.api.iceTransportPolicy()).toBe('relay');
+    expect(await cr.api.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
+    expect(await ff.api.peerState()).toBe('connected');
+    await ff.api.closePeer();
+    expect(await cr.api.waitPeerState('closed', 10_000)).toBe('closed');
+  });
+
+  describe.each([
+    ['Firefox', true],
+    ['Chromium', false],
+  ])('%s polite', (_name, firefoxPolite) => {
+    it('glare of data channels: both offer at once, both channels open', async () => {
+      const { ff, cr, away } = await relayedPair(firefoxPolite, {}, false);
+      const back = await away();
+      await Promise.all([ff.api.createChannel('from-ff'), cr.api.createChannel('from-cr')]);
+      await new Promise((r) => setTimeout(r, 200));
+      await back();
+      await ff.api.channelsOpen(['from-ff', 'from-cr'], 20_000);
+      await cr.api.channelsOpen(['from-ff', 'from-cr'], 20_000);
+      await exchange(ff.api, cr.api, 'from-ff');
+      await exchange(cr.api, ff.api, 'from-cr');
+      const polite = firefoxPolite ? ff.api : cr.api;
+      expect((await polite.negotiation()).join(' ')).toMatch(/(makingOffer|awaitingAnswer) answering/);
+    });
+
+    it('video added on both sides at once on an open connection: both tracks arrive, or an explicit failure — never a stall', async () => {
+      const { ff, cr, away } = await relayedPair(firefoxPolite, { answerTimeout: 1500 });
+      const back = await away();
+      await Promise.all([ff.api.addVideo(), cr.api.addVideo()]);
+      await new Promise((r) => setTimeout(r, 200));
+      await back();
+      const read = async () => ({
+        ff: await ff.api.remoteTracks(),
+        cr: await cr.api.remoteTracks(),
+        crState: await cr.api.peerState(),
+      });
+      const outcome = await untilValue(
+        read,
+        (o) => (o.ff.includes('video') && o.cr.includes('video')) || o.crState === 'failed',
+        20_000,
+      );
+      const errors = { firefox: await ff.api.errors(), chromium: await cr.api.errors() };
+      console.log(`video glare, ${_name} polite: ${JSON.stringify({ ...outcome, errors })}`);
+      if (outcome.crState === 'failed') {
+        // Chromium, polite, cannot take Firefox's offer over its own rolled-back one ("RTP extension ID
+        // reassignment not supported"), and its session stays in error (the rollback fails the same
+        // way): the chart gives up loudly, and Firefox hears of it.
+        expect(firefoxPolite).toBe(false);
+        expect(await cr.api.closeReason()).toBe('negotiation');
+        expect(errors.chromium.join(' ')).toMatch(/RTP extension ID reassignment/);
+        expect(await ff.api.waitPeerState('closed', 10_000)).toBe('closed');
+        expect(await ff.api.closeReason()).toBe('remote');
+        return;
+      }
+      for (const api of [ff.api, cr.api]) {
+        expect(
+          await untilValue(
+            () => api.negotiation(),
+            (n) => n.at(-1) === 'stable',
+            10_000,
+          ),
+        ).toContain('stable');
+        expect(await api.peerState()).toBe('connected');
+      }
+      await exchange(ff.api, cr.api, 'chat');
+    });
+  });
+});
