@@ -2,11 +2,10 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
 import { decodeBase64url } from '../src/protocol/base64url.js';
-import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
-import { DEFAULT_STUN_SERVERS, iceServersForClient } from '../src/stun/index.js';
+import { DEFAULT_STUN_SERVERS } from '../src/stun/index.js';
 import { type PeerSignalBody, parsePeerSignal, signPeerSignal } from '../src/webrtc/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
-import { type Coturn, startCoturn } from './helpers/coturn.js';
+import { type Coturn, startCoturn, turnSignalingServer } from './helpers/coturn.js';
 import { chromiumSuite, pageApi as pageApiOf, type Remote, untilValue } from './helpers/page-api.js';
 import { type SignalFrame, type SignalRelay, startSignalRelay } from './helpers/signal-relay.js';
 
@@ -35,20 +34,12 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
   });
 
   /** The reference server, handing every client TURN REST credentials for the local coturn. */
-  async function server(identity?: Identity, port = 0, origins?: string[]): Promise<SignalingServer> {
-    const s = await createSignalingServer({
-      identity: identity ?? (await Identity.generate()),
+  const server = (identity?: Identity, port = 0, origins?: string[]) =>
+    turnSignalingServer(cleanups, coturn, {
+      ...(identity ? { identity } : {}),
       port,
       ...(origins ? { origins } : {}),
-      iceServers: (publicKey) =>
-        iceServersForClient(
-          { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
-          publicKey,
-        ),
     });
-    cleanups.push(() => s.close({ timeout: 200 }));
-    return s;
-  }
 
   async function tab(url: string): Promise<{ api: Api; key: string }> {
     const context = await suite.browser().newContext();

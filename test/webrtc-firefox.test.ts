@@ -3,11 +3,9 @@ import type { Browser as ChromiumBrowser } from 'playwright-core';
 import puppeteer, { type Browser as FirefoxBrowser, type Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
-import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
-import { iceServersForClient } from '../src/stun/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
 import { launchChromium, type PageServer, servePage } from './helpers/browser.js';
-import { type Coturn, startCoturn } from './helpers/coturn.js';
+import { type Coturn, startCoturn, turnSignalingServer } from './helpers/coturn.js';
 import { bundleAgainstDist } from './helpers/dist.js';
 import { pageApi as chromiumApi, type Remote, untilValue } from './helpers/page-api.js';
 
@@ -79,19 +77,8 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     await coturn?.stop();
   });
 
-  async function server(identity?: Identity, port = 0): Promise<SignalingServer> {
-    const s = await createSignalingServer({
-      identity: identity ?? (await Identity.generate()),
-      port,
-      iceServers: (publicKey) =>
-        iceServersForClient(
-          { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
-          publicKey,
-        ),
-    });
-    cleanups.push(() => s.close({ timeout: 200 }));
-    return s;
-  }
+  const server = (identity?: Identity, port = 0) =>
+    turnSignalingServer(cleanups, coturn, { ...(identity ? { identity } : {}), port });
 
   async function firefoxTab(url: string, seed?: string): Promise<{ api: Api; key: string }> {
     const context = await firefox.createBrowserContext();

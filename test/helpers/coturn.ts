@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Identity } from '../../src/identity/index.js';
+import { createSignalingServer, type SignalingServer } from '../../src/server/index.js';
+import { iceServersForClient } from '../../src/stun/index.js';
 
 export interface Coturn {
   pid: number;
@@ -190,4 +193,27 @@ async function freeUdpTcpPort(): Promise<number> {
     await new Promise<void>((resolve) => udp.close(() => resolve()));
     if (tcpFree) return port;
   }
+}
+
+/**
+ * The reference server as the WebRTC suites run it: every client gets TURN REST credentials for
+ * `coturn` on loopback in its `auth.ok` (never the public default STUN hosts); closed by `cleanups`.
+ */
+export async function turnSignalingServer(
+  cleanups: (() => unknown)[],
+  coturn: Coturn,
+  { identity, port = 0, origins }: { identity?: Identity; port?: number; origins?: string[] } = {},
+): Promise<SignalingServer> {
+  const s = await createSignalingServer({
+    identity: identity ?? (await Identity.generate()),
+    port,
+    ...(origins ? { origins } : {}),
+    iceServers: (publicKey) =>
+      iceServersForClient(
+        { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
+        publicKey,
+      ),
+  });
+  cleanups.push(() => s.close({ timeout: 200 }));
+  return s;
 }
