@@ -2,7 +2,8 @@ import type { Peer } from './peer.js';
 
 /**
  * Where relay, presence and the per-key session limit find sessions: this process's
- * {@link SessionRegistry}, or a cluster's view over Redis (`cluster.ts`) that also knows other nodes'.
+ * {@link SessionRegistry}, or a cluster node's (`cluster/cluster-sessions.ts`), which also reaches the
+ * other nodes' sessions through Redis.
  */
 export interface Sessions {
   /**
