@@ -26,8 +26,9 @@ const BOTH_ORDERS: Order[] = [
 ];
 
 // werift glare holds because the adapter makes werift's SCTP stream parity follow its DTLS role, not
-// its ICE role (sctpRoleFromDtls): glare often ends in an ICE role conflict, and when werift's ICE role
-// flipped both sides opened their channels on the same stream (werift impolite: 9 of 17 runs failed).
+// its ICE role (sctpRoleFromDtls): after glare werift's ICE role moved (a role conflict, or its own
+// re-offer before nomination) and both sides opened their channels on the same stream: without it,
+// 9 of 17 runs failed with werift impolite, 7 of 16 with werift polite.
 const LIBRARIES: [string, () => Promise<Ctor>, Order[]][] = [
   ['@roamhq/wrtc', async () => wrtc.RTCPeerConnection as unknown as Ctor, BOTH_ORDERS],
   ['werift', async () => (await import('werift')).RTCPeerConnection as unknown as Ctor, BOTH_ORDERS],

@@ -121,11 +121,12 @@ function rethrowLater(error: unknown): void {
 
 /**
  * werift (0.25) picks its SCTP stream parity, and whether it sends the SCTP INIT, from its ICE role,
- * where RFC 8832 §6 says the DTLS role (client even, server odd). After glare an ICE role conflict is
- * common (Chromium, its offer rolled back, still claims `controlling`); when its repair leaves werift's
- * ICE role at odds with its DTLS role, both sides open their channels on the same stream and none
- * opens. So its transport takes the DTLS role, read when it starts (once DTLS is up, after the
- * description that made the connection stable). Other implementations have no `isServer`.
+ * where RFC 8832 §6 says the DTLS role (client even, server odd). After glare its ICE role moves while
+ * its DTLS role stays: a role conflict repaired against it (Chromium, its offer rolled back, still
+ * claims `controlling`), or its own re-offer before ICE nominates (that makes it `controlling`). Then
+ * both sides open their channels on the same stream and none opens. So its transport takes the DTLS
+ * role, read when it starts (once DTLS is up, after the description that made the connection stable).
+ * Other implementations have no `isServer`.
  */
 function sctpRoleFromDtls(pc: RTCPeerConnection): void {
   type WeriftSctp = { isServer?: boolean; dtlsTransport?: { role: string } };
