@@ -37,8 +37,9 @@ const DEFAULT_BUDGET = 25.25 * 1024;
 // before the chart, the refused state) added 1,051 B (27,865 → 28,916 B): the budget went to 29 KiB.
 // Issue 24 (a failed description step recovered from — rollback, re-offer, the held offer and its
 // candidates, negotiationneeded replayed, `unnegotiable` — and the explicit offer/answer/rollback for
-// implementations without the implicit forms) added 698 B (29,672 → 30,370 B): 29.75 KiB.
-const WEBRTC_BUDGET = 29.75 * 1024;
+// implementations without the implicit forms) added 698 B (29,672 → 30,370 B): 29.75 KiB. werift's
+// SCTP stream parity taken from its DTLS role (glare with werift) added 100 B (→ 30,468 B): 29.8 KiB.
+const WEBRTC_BUDGET = 29.8 * 1024;
 const DIST_WEBRTC = join(ROOT, 'dist', 'webrtc', 'index.js');
 
 const args = process.argv.slice(2);

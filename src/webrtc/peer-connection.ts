@@ -119,6 +119,24 @@ function rethrowLater(error: unknown): void {
   });
 }
 
+/**
+ * werift (0.25) picks its SCTP stream parity, and whether it sends the SCTP INIT, from its ICE role,
+ * where RFC 8832 §6 says the DTLS role (client even, server odd). After glare its ICE role moves while
+ * its DTLS role stays: a role conflict repaired against it (Chromium, its offer rolled back, still
+ * claims `controlling`), or its own re-offer before ICE nominates (that makes it `controlling`). Then
+ * both sides open their channels on the same stream and none opens. So its transport takes the DTLS
+ * role, read when it starts (once DTLS is up, after the description that made the connection stable).
+ * Other implementations have no `isServer`.
+ */
+function sctpRoleFromDtls(pc: RTCPeerConnection): void {
+  type WeriftSctp = { isServer?: boolean; dtlsTransport?: { role: string } };
+  const sctp = (pc as { sctpTransport?: WeriftSctp | null }).sctpTransport;
+  const dtls = sctp?.dtlsTransport;
+  // werift's `isServer` means "takes even streams and waits for the peer's INIT": the DTLS client's part.
+  if (dtls && 'isServer' in sctp)
+    Object.defineProperty(sctp, 'isServer', { configurable: true, get: () => dtls.role === 'client' });
+}
+
 function newSession(): string {
   const bytes = new Uint8Array(12);
   globalThis.crypto.getRandomValues(bytes);
@@ -256,6 +274,7 @@ export function createPeerConnection(
     const type = CONNECTION_EVENTS[pc.connectionState];
     if (type) actor.send({ type } as PeerEvent);
   };
+  const onSignalingState = () => sctpRoleFromDtls(pc);
   const onDataChannelEvent = (e: RTCDataChannelEvent) => {
     for (const listener of [...channelListeners]) listener(e.channel);
   };
@@ -263,6 +282,7 @@ export function createPeerConnection(
   pc.addEventListener('icecandidate', onIceCandidate);
   pc.addEventListener('connectionstatechange', onConnectionState);
   pc.addEventListener('datachannel', onDataChannelEvent);
+  pc.addEventListener('signalingstatechange', onSignalingState);
 
   const finish = () => {
     done = true;
@@ -270,6 +290,7 @@ export function createPeerConnection(
     pc.removeEventListener('icecandidate', onIceCandidate);
     pc.removeEventListener('connectionstatechange', onConnectionState);
     pc.removeEventListener('datachannel', onDataChannelEvent);
+    pc.removeEventListener('signalingstatechange', onSignalingState);
     watching?.();
     registry.detach(peer, route, remoteSession);
   };
