@@ -2,11 +2,9 @@ import wrtc from '@roamhq/wrtc';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignalingClient, Identity } from '../src/index.js';
-import { createSignalingServer, type SignalingServer } from '../src/server/index.js';
-import { iceServersForClient } from '../src/stun/index.js';
 import { createPeerConnection, type PeerConnection } from '../src/webrtc/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
-import { type Coturn, startCoturn } from './helpers/coturn.js';
+import { type Coturn, startCoturn, turnSignalingServer } from './helpers/coturn.js';
 import { chromiumSuite, pageApi, type Remote, untilValue } from './helpers/page-api.js';
 
 /**
@@ -49,19 +47,8 @@ describe.each(LIBRARIES)('a Node peer on %s ↔ Chromium', { timeout: 60_000 }, 
     await coturn?.stop();
   });
 
-  async function server(identity?: Identity, port = 0): Promise<SignalingServer> {
-    const s = await createSignalingServer({
-      identity: identity ?? (await Identity.generate()),
-      port,
-      iceServers: (publicKey) =>
-        iceServersForClient(
-          { turn: { urls: coturn.turnUrl, secret: coturn.secret }, includeDefaults: false },
-          publicKey,
-        ),
-    });
-    cleanups.push(() => s.close({ timeout: 200 }));
-    return s;
-  }
+  const server = (identity?: Identity, port = 0) =>
+    turnSignalingServer(cleanups, coturn, { ...(identity ? { identity } : {}), port });
 
   async function tab(url: string): Promise<{ api: Remote<PageApi>; key: string }> {
     const context = await suite.browser().newContext();
