@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSignalingClient, type SignalingClient, type SignalingClientOptions } from '../src/client.js';
+import type { SignalingClient, SignalingClientOptions } from '../src/client.js';
 import { isSignalingError, type SignalingError } from '../src/errors.js';
 import { Identity } from '../src/identity/index.js';
 import type { Presence, SignalIn } from '../src/protocol/messages.js';
@@ -7,6 +7,7 @@ import { cleanupsFailingOnUnhandled } from './helpers/case-cleanup.js';
 import { watch } from './helpers/client-watch.js';
 import { createFaultProxy } from './helpers/fault-proxy.js';
 import { startServerProcess } from './helpers/server-process.js';
+import { testClient } from './helpers/test-client.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -34,15 +35,12 @@ async function peer(
   connect = true,
 ): Promise<Peer> {
   const identity = options.identity ?? (await Identity.generate());
-  const client = createSignalingClient({
-    url,
+  const client = await testClient(cleanups, url, {
     identity,
     serverKey,
-    globalEvents: false,
     backoff: { initialDelay: 50, maxDelay: 200 },
     ...options,
   });
-  cleanups.push(() => client.disconnect());
   const signals: SignalIn[] = [];
   const presence: Presence[] = [];
   client.on('signal', (m) => signals.push(m));

@@ -18,8 +18,6 @@ export interface Sessions {
   remove(peer: Peer): void;
   /** This node's live sessions of `key`, oldest first (live: copy it before sending, a send may close one). */
   sessionsOf(key: string): readonly Peer[] | undefined;
-  /** Whether `key` has a session on this node. */
-  isOnline(key: string): boolean;
   /** This node's authenticated sessions. */
   readonly size: number;
   /** Distinct keys online on this node. */

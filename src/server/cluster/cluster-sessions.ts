@@ -159,24 +159,21 @@ export class ClusterSessions implements Sessions {
           await Promise.all([...this.subscribedKeys.keys()].map((key) => this.subscribe(link, key)));
           await Promise.all([...this.own.values()].map((peer) => this.register(link, peer)));
           if (!(await this.presence.resync())) throw new Error('a watched key could not be read');
-          this.joined = true;
           this.everJoined = true;
-          this.joinFailing = false;
+          this.failedJoins = 0;
         } catch (error) {
           this.needsJoin = true;
           // Once per streak: during a failover every renewal tries again until the new master answers.
-          if (this.joined || !this.joinFailing) {
+          if (++this.failedJoins === 1) {
             this.log.warn(
               { err: String(error), nodeId: this.nodeId },
               'joining the cluster failed; retrying',
             );
           }
-          this.joinFailing = true;
-          this.joined = false;
           // A Redis Cluster client that connected while the cluster was forming holds an empty slot map
           // and never asks again: until the first join, a few failures in a row connect it anew. (Later,
           // in a failover, the client follows the promoted replica by itself.)
-          if (link.isCluster && !this.everJoined && ++this.joinFailures % 3 === 0) await link.reset();
+          if (link.isCluster && !this.everJoined && this.failedJoins % 3 === 0) await link.reset();
         }
       } while (this.joinAgain && !this.needsJoin && !this.closed);
       this.joining = undefined;
@@ -185,11 +182,10 @@ export class ClusterSessions implements Sessions {
   }
 
   private joinAgain = false;
-  private joinFailing = false;
-  private joinFailures = 0;
-  private everJoined = false;
+  /** Joins that failed in a row (0 after one succeeds). */
+  private failedJoins = 0;
   /** Whether this node has joined once: a lease found missing afterwards means it was reaped. */
-  private joined = false;
+  private everJoined = false;
   /** Shard channels this node no longer needs but could not unsubscribe from (Redis was away). */
   private readonly staleChannels = new Set<string>();
 
@@ -209,7 +205,7 @@ export class ClusterSessions implements Sessions {
       .renew(link.commands, Date.now())
       .then((lost) => {
         // Stalled past its lease and reaped (or Redis lost the lease): register everything again.
-        if (lost && this.joined) {
+        if (lost && this.everJoined) {
           this.log.warn(
             { nodeId: this.nodeId },
             'this node was taken for dead: registering its sessions again',
@@ -331,10 +327,6 @@ export class ClusterSessions implements Sessions {
 
   sessionsOf(key: string): readonly Peer[] | undefined {
     return this.local.sessionsOf(key);
-  }
-
-  isOnline(key: string): boolean {
-    return this.local.isOnline(key);
   }
 
   get size(): number {

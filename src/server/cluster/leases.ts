@@ -44,11 +44,6 @@ export class Leases {
     return false;
   }
 
-  /** How many nodes this node saw alive at its last renewal, itself included. */
-  get liveNodes(): number {
-    return this.ends.size + 1;
-  }
-
   /**
    * Renews this node's lease and reaps nodes whose lease ended before `now`. `now` is when the renewal
    * was due, not when Redis answered: after a freeze of Redis, every node's queued renewal lands before

@@ -170,9 +170,4 @@ export class PresenceView implements PresenceSource {
     );
     return reads.every(Boolean);
   }
-
-  /** Keys someone on this node watches. */
-  get size(): number {
-    return this.watching.size;
-  }
 }
