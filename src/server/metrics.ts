@@ -2,7 +2,6 @@ import type * as Prom from 'prom-client';
 import { SignalingError } from '../errors.js';
 import type { AuthErrorCode } from '../protocol/messages.js';
 import type { RelayOutcome } from './relay.js';
-import type { Sessions } from './sessions.js';
 
 /**
  * The server's Prometheus metrics (`metrics: true`, `serve --metrics`), through `prom-client`, loaded
@@ -227,29 +226,20 @@ export class ServerMetrics {
     this.slowReaders.inc();
   }
 
-  /** Counts the answer a relayed signal got (a promise when it waited for other nodes). */
-  signal(outcome: RelayOutcome | Promise<RelayOutcome>): void {
-    if (typeof outcome === 'string') this.signals[SIGNAL_LABEL[outcome]]?.inc();
-    else void outcome.then((settled) => this.signals[SIGNAL_LABEL[settled]]?.inc());
-  }
-
   /**
-   * Times `sessions.deliverElsewhere` where an answer is awaited (no session here took the signal), by
-   * wrapping that one method of this server's sessions: the cluster behind it stays as it is.
+   * Counts the answer a relayed signal got. A promise is a signal whose ack waited for other nodes
+   * (`relaySignal`): a cross-node delivery too, timed from here to their answer.
    */
-  timeCrossNode(sessions: Sessions): void {
-    const deliver = sessions.deliverElsewhere;
-    if (!deliver) return;
-    sessions.deliverElsewhere = (key, frame, answer) => {
-      const result = deliver.call(sessions, key, frame, answer);
-      if (result) {
-        const started = performance.now();
-        void result.then((delivered) => {
-          this.crossNodeSeconds.observe((performance.now() - started) / 1000);
-          this.crossNode[delivered ? 'delivered' : 'undelivered'].inc();
-        });
-      }
-      return result;
-    };
+  signal(outcome: RelayOutcome | Promise<RelayOutcome>): void {
+    if (typeof outcome === 'string') {
+      this.signals[SIGNAL_LABEL[outcome]]?.inc();
+      return;
+    }
+    const started = performance.now();
+    void outcome.then((settled) => {
+      this.signals[SIGNAL_LABEL[settled]]?.inc();
+      this.crossNodeSeconds.observe((performance.now() - started) / 1000);
+      this.crossNode[settled === 'delivered' ? 'delivered' : 'undelivered'].inc();
+    });
   }
 }

@@ -159,7 +159,6 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     resolved.cluster &&
     new ClusterSessions(registry, (key, online) => presence.changed(key, online), log, resolved.cluster);
   const sessions: Sessions = cluster ?? registry;
-  metrics?.timeCrossNode(sessions);
   const presence = new PresenceHub(cluster ? cluster.presence : { state: (key) => registry.isOnline(key) });
   const limiter =
     resolved.rateLimit === false
