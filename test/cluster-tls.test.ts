@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSignalingClient, type SignalingClient } from '../src/client.js';
+import type { SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
+import { clusterPeer } from './helpers/cluster-peer.js';
 import { ensureDist } from './helpers/dist.js';
 import { freePort, randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { eventually, until } from './helpers/until.js';
 
 /**
  * A Redis that is not open to the world, reached over TLS: `redis-server --tls-port` with a
@@ -29,14 +31,6 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** Resolves once `check()` resolves true, polling every 25 ms; rejects after `timeout` ms. */
-async function until(check: () => boolean | Promise<boolean>, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 let dir: string;
 let redis: ChildProcess;
 let url: string;
@@ -126,7 +120,7 @@ beforeAll(async () => {
     },
   );
   url = `rediss://default:tls-and-a-password@127.0.0.1:${port}`;
-  await until(() => listening(port), 10_000);
+  await eventually(() => listening(port), 10_000);
   const seed = randomSeed();
   for (let i = 0; i < 2; i++) {
     nodes.push(
@@ -148,22 +142,12 @@ afterAll(async () => {
 
 describe('a cluster over Redis with TLS and a password (rediss://user:password@)', () => {
   it('relays across nodes through it, and no node says Redis is unreachable', async () => {
-    const make = async (node: ServerProcess, identity: Identity) => {
-      const client = createSignalingClient({
-        url: node.url,
-        identity,
-        serverKey: node.publicKey,
-        globalEvents: false,
-      });
-      clients.push(client);
-      client.connect();
-      await client.ready();
-      return client;
-    };
     const receiver = await Identity.generate();
-    const sender = await make(nodes[0] as ServerProcess, await Identity.generate());
+    const sender = (await clusterPeer(clients, nodes[0] as ServerProcess)).client;
     const got: string[] = [];
-    (await make(nodes[1] as ServerProcess, receiver)).on('signal', (m) => got.push(m.id));
+    (await clusterPeer(clients, nodes[1] as ServerProcess, receiver)).client.on('signal', (m) =>
+      got.push(m.id),
+    );
     await sender.send({ type: 'signal', to: receiver.publicKey, id: 'over-tls', data: 1 });
     await until(() => got.length > 0);
     expect(got).toEqual(['over-tls']);
