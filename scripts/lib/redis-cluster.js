@@ -8,9 +8,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sleep } from './processes.js';
 
 const run = promisify(execFile);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether 127.0.0.1:port can be bound right now. */
 function free(port) {
