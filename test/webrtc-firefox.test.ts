@@ -104,25 +104,33 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     return { api, key };
   }
 
-  async function exchange(a: Api, b: Api, label: string): Promise<void> {
-    await a.send(label, `from a on ${label}`);
-    await b.send(label, `from b on ${label}`);
+  /** One message each way on `label`; `round` tells a later exchange's messages from the earlier ones. */
+  async function exchange(a: Api, b: Api, label: string, round = 1): Promise<void> {
+    await a.send(label, `from a on ${label} #${round}`);
+    await b.send(label, `from b on ${label} #${round}`);
     expect(
       await untilValue(
         () => b.received(label),
-        (m) => m.length > 0,
+        (m) => m.length >= round,
       ),
-    ).toEqual([`from a on ${label}`]);
+    ).toEqual(Array.from({ length: round }, (_, i) => `from a on ${label} #${i + 1}`));
     expect(
       await untilValue(
         () => a.received(label),
-        (m) => m.length > 0,
+        (m) => m.length >= round,
       ),
-    ).toEqual([`from b on ${label}`]);
+    ).toEqual(Array.from({ length: round }, (_, i) => `from b on ${label} #${i + 1}`));
   }
 
-  /** Firefox and Chromium, relay forced, Firefox polite or not; with `chat`, a channel open on both. */
-  async function relayedPair(firefoxPolite: boolean, options: { answerTimeout?: number } = {}, chat = true) {
+  /**
+   * Firefox and Chromium, relay forced, Firefox polite or not; unless `chat` is false, a channel open on
+   * both, created by `chat`'s side: that side made the first offer and is the DTLS server.
+   */
+  async function relayedPair(
+    firefoxPolite: boolean,
+    options: { answerTimeout?: number } = {},
+    chat: 'ff' | 'cr' | false = 'ff',
+  ) {
     const identity = await Identity.generate();
     const first = await server(identity);
     const [polite, impolite] = await seedsByPoliteness();
@@ -131,7 +139,7 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     await ff.api.open(cr.key, { relay: true, ...options });
     await cr.api.open(ff.key, { relay: true, ...options });
     if (chat) {
-      await ff.api.createChannel('chat');
+      await (chat === 'ff' ? ff : cr).api.createChannel('chat');
       await ff.api.channelsOpen(['chat'], 20_000);
       await cr.api.channelsOpen(['chat'], 20_000);
     }
@@ -228,5 +236,101 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
       }
       await exchange(ff.api, cr.api, 'chat');
     });
+  });
+
+  /** The `a=ice-ufrag` of each remote description a page was given, in order. */
+  const remoteUfrags = async (api: Api) =>
+    (await api.remoteSdps()).map((sdp) => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1]);
+
+  describe.each([
+    ['Firefox', 'ff'],
+    ['Chromium', 'cr'],
+  ] as const)('%s made the first offer (the DTLS server)', (_first, opener) => {
+    it.each([
+      ['Firefox', 'ff'],
+      ['Chromium', 'cr'],
+    ] as const)(
+      'ICE restart asked by %s: new ICE credentials both ways, the same channel carries messages',
+      async (_asker, asker) => {
+        const { ff, cr } = await relayedPair(true, {}, opener);
+        await exchange(ff.api, cr.api, 'chat');
+        const before = { ff: await remoteUfrags(ff.api), cr: await remoteUfrags(cr.api) };
+
+        await (asker === 'ff' ? ff : cr).api.restartIce();
+        // The restart offer and its answer: one more remote description each side, with new credentials.
+        for (const side of ['ff', 'cr'] as const) {
+          const api = (side === 'ff' ? ff : cr).api;
+          const ufrags = await untilValue(
+            () => remoteUfrags(api),
+            (u) => u.length > before[side].length,
+            10_000,
+          );
+          expect(ufrags.at(-1)).not.toBe(before[side].at(-1));
+        }
+        for (const api of [ff.api, cr.api]) {
+          expect(
+            await untilValue(
+              () => api.negotiation(),
+              (n) => n.at(-1) === 'stable',
+              10_000,
+            ),
+          ).toContain('stable');
+        }
+        await exchange(ff.api, cr.api, 'chat', 2);
+        // Before the DTLS role was kept, Chromium refused Firefox's answer to its restart when Firefox
+        // was the DTLS server ("Failed to set SSL role for the transport") and the link ended failed.
+        for (const api of [ff.api, cr.api]) {
+          expect(await api.errors()).toEqual([]);
+          expect(await api.peerStates()).toEqual(['new', 'negotiating', 'connected']);
+          expect(await api.opened()).toBe(1);
+          expect(await api.channelCount('chat')).toBe(1);
+        }
+        expect(await cr.api.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
+      },
+    );
+  });
+
+  it('ICE restart by the chart: the TURN relay dies and comes back; the same channel carries messages again', async () => {
+    // Firefox made the first offer, so it is the DTLS server: when Chromium sees ICE `failed` first
+    // (some 15 s after the loss here) and restarts, Firefox's answer states the other role.
+    const { ff, cr } = await relayedPair(true, {}, 'ff');
+    await exchange(ff.api, cr.api, 'chat');
+    const { port, secret, realm } = coturn;
+    await coturn.stop();
+    let back = false;
+    cleanups.push(async () => {
+      if (!back) coturn = await startCoturn({ port, secret, realm }); // the suite's relay, whatever happened
+    });
+    await ff.api.waitPeerState('disconnected', 30_000);
+    await cr.api.waitPeerState('disconnected', 30_000);
+    // Back on the same port with the same secret, as a restarted server: the old allocations are gone,
+    // so only an ICE restart (new candidates, new allocations) brings the connection back.
+    coturn = await startCoturn({ port, secret, realm });
+    back = true;
+    for (const api of [ff.api, cr.api]) {
+      const settled = (s: string | undefined) => s === 'connected' || s === 'failed' || s === 'closed';
+      expect(await untilValue(() => api.peerState(), settled, 60_000)).toBe('connected');
+    }
+    await exchange(ff.api, cr.api, 'chat', 2);
+    const restartedHere: Api[] = [];
+    for (const api of [ff.api, cr.api]) {
+      expect(await api.peerStates()).toEqual([
+        'new',
+        'negotiating',
+        'connected',
+        'disconnected',
+        'connected',
+      ]);
+      expect(await api.errors()).toEqual([]);
+      expect(await api.opened()).toBe(1);
+      expect(await api.channelCount('chat')).toBe(1);
+      if (((await api.restarts()) ?? 0) > 0) restartedHere.push(api);
+    }
+    // ICE failed in a browser and there the chart restarted it; the other side was brought back by that
+    // restart's offer.
+    expect(restartedHere.length).toBeGreaterThanOrEqual(1);
+    for (const api of restartedHere)
+      expect((await api.ice()).slice(-3)).toEqual(['restarting', 'recovering', 'connected']);
+    expect(await cr.api.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });
   });
 });

@@ -62,3 +62,42 @@ export async function setRemoteOffer(pc: PeerConnectionLike, offer: Description)
     await pc.setRemoteDescription(offer);
   }
 }
+
+const SETUP_LINE = /^a=setup:\w+/gim;
+// What names a DTLS association: the certificates' fingerprints and, where sent, its tls-id (RFC 8842).
+const ASSOCIATION_LINE = /^a=(?:fingerprint|tls-id):[^\r\n]+/gim;
+
+const lineSet = (sdp: string, line: RegExp) => new Set(sdp.toLowerCase().match(line));
+
+/** `a=setup:active` or `a=setup:passive` when every section of `sdp` states that role, else undefined. */
+function statedRole(sdp: string): string | undefined {
+  const [role, ...others] = lineSet(sdp, SETUP_LINE);
+  return others.length === 0 && role !== 'a=setup:actpass' ? role : undefined;
+}
+
+const otherRole = (role: string | undefined) =>
+  role && (role === 'a=setup:active' ? 'a=setup:passive' : 'a=setup:active');
+
+/**
+ * The peer's answer, with the DTLS role of the association already up. An answer with the same
+ * fingerprints (and tls-id) keeps the association, and with it both roles: only a new certificate or
+ * tls-id starts a new one (RFC 8842), the one case where libwebrtc lets a role change. Firefox (ESR
+ * 153) answers an ICE restart with `a=setup:active` even where it is the DTLS server, and goes on as
+ * the server; libwebrtc refuses that answer ("Failed to set SSL role for the transport") and the
+ * connection could only end. So the role it states is read as the one it has.
+ */
+export function keepDtlsRole(pc: PeerConnectionLike, answer: Description): Description {
+  const local = pc.currentLocalDescription?.sdp;
+  const remote = pc.currentRemoteDescription;
+  if (!answer.sdp || !local || !remote?.sdp) return answer;
+  // The peer's role in the association up now, from the last completed exchange.
+  const role = remote.type === 'answer' ? statedRole(remote.sdp) : otherRole(statedRole(local));
+  const stated = statedRole(answer.sdp);
+  const association = lineSet(answer.sdp, ASSOCIATION_LINE);
+  const before = lineSet(remote.sdp, ASSOCIATION_LINE);
+  const same =
+    association.size > 0 && association.size === before.size && [...before].every((l) => association.has(l));
+  return role && stated && stated !== role && same
+    ? { ...answer, sdp: answer.sdp.replace(SETUP_LINE, role) }
+    : answer;
+}

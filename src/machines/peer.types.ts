@@ -68,6 +68,10 @@ export interface Description {
 export interface PeerConnectionLike {
   /** The description last set locally (W3C: after `setLocalDescription()` resolves). */
   readonly localDescription: Description | null;
+  /** The local half of the last completed offer/answer exchange (W3C); absent in some implementations. */
+  readonly currentLocalDescription?: Description | null;
+  /** The peer's half of the last completed offer/answer exchange (W3C); absent in some implementations. */
+  readonly currentRemoteDescription?: Description | null;
   /** Where the offer/answer exchange stands (W3C). */
   readonly signalingState: RTCSignalingState;
   /**

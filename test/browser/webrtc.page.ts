@@ -74,6 +74,8 @@ export interface PageApi {
   remoteTracks(): string[];
   /** Each distinct negotiation error the chart recorded (`peer.error`), in order. */
   errors(): string[];
+  /** Asks the browser for an ICE restart (`pc.restartIce()`): new ICE credentials in the next offer. */
+  restartIce(): void;
 }
 
 let client: SignalingClient | undefined;
@@ -304,6 +306,7 @@ const api: PageApi = {
   },
   remoteTracks: () => remoteTracks,
   errors: () => errors,
+  restartIce: () => need(peer, 'open()').pc.restartIce(),
 };
 
 (window as unknown as { api: PageApi }).api = api;
