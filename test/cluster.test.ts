@@ -267,6 +267,15 @@ describe('a cluster of three nodes over Redis', () => {
       expect(await answered).toMatchObject({ online: false });
       expect(Date.now() - subscribedAt).toBeLessThan(2500);
       await a.client.send({ type: 'presence.unsubscribe', keys: [fresh] });
+      // A client authenticating meanwhile is not held by Redis past auth.ok's wait, and the node says
+      // that other nodes may not find it yet.
+      const lateNode = nodes[1] as ServerProcess;
+      const authStarted = Date.now();
+      await peer(lateNode);
+      expect(Date.now() - authStarted).toBeLessThan(2500);
+      expect(lateNode.warnings().join('\n')).toMatch(
+        /auth\.ok sent before its registration in redis completed/,
+      );
       // Frozen for three leases: every lease in Redis is past its end when it thaws.
       await new Promise((r) => setTimeout(r, 3 * LEASE_MS));
     } finally {

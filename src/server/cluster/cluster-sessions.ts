@@ -273,13 +273,20 @@ export class ClusterSessions implements Sessions {
       this.log.warn({ err: String(error), nodeId: this.nodeId }, 'registering a session in redis failed');
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      registered,
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, REGISTER_WAIT_MS);
+    const late = await Promise.race([
+      registered.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), REGISTER_WAIT_MS);
       }),
     ]);
     clearTimeout(timer);
+    // Other nodes may not find this session for a moment after its auth.ok: say so, it explains a
+    // `peer-offline` that read-your-writes would otherwise rule out.
+    if (late)
+      this.log.warn(
+        { nodeId: this.nodeId, waitedMs: REGISTER_WAIT_MS },
+        'auth.ok sent before its registration in redis completed (redis slow)',
+      );
   }
 
   add(peer: Peer, maxPerKey: number): Peer[] {
