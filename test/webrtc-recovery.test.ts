@@ -97,6 +97,7 @@ function pair(features: FakeFeatures) {
         send: (body: PeerSignalBody) =>
           setTimeout(() => {
             if ('description' in body) to.actor.send({ type: 'SIGNAL.DESCRIPTION', ...body });
+            else if ('bye' in body) to.actor.send({ type: 'SIGNAL.BYE' });
           }, 2),
       },
     });
@@ -175,13 +176,19 @@ describe.each([
       await stuck(d);
       polite.dirty = true;
     };
+    const sides = [polite, impolite];
     const deadline = Date.now() + WITHIN_MS;
-    while (Date.now() < deadline && impolite.actor.getSnapshot().status === 'active') {
+    while (Date.now() < deadline && sides.some((s) => s.actor.getSnapshot().status === 'active')) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    const end = impolite.actor.getSnapshot();
-    expect(end.status).toBe('done');
-    expect(end.hasTag(PeerState.FAILED)).toBe(true);
-    expect(end.context.reason).toBe('negotiation');
+    // Whichever side reaches MAX_NEGOTIATION_FAILURES first gives up (failed, 'negotiation') and says
+    // bye; the other ends on that bye ('remote') unless it gave up too. Nobody waits on.
+    const ends = sides.map((s) => s.actor.getSnapshot());
+    expect(ends.map((e) => e.status)).toEqual(['done', 'done']);
+    const reasons = ends.map((e) => e.context.reason);
+    expect(reasons).toContain('negotiation');
+    for (const reason of reasons) expect(['negotiation', 'remote']).toContain(reason);
+    const gaveUp = ends.filter((e) => e.context.reason === 'negotiation');
+    for (const end of gaveUp) expect(end.hasTag(PeerState.FAILED)).toBe(true);
   });
 });
