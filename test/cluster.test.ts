@@ -272,6 +272,8 @@ describe('a cluster of three nodes over Redis', () => {
       const lateNode = nodes[1] as ServerProcess;
       const authStarted = Date.now();
       await peer(lateNode);
+      // It waited the bound (REGISTER_WAIT_MS, 1 s) and no longer.
+      expect(Date.now() - authStarted).toBeGreaterThanOrEqual(950);
       expect(Date.now() - authStarted).toBeLessThan(2500);
       expect(lateNode.warnings().join('\n')).toMatch(
         /auth\.ok sent before its registration in redis completed/,

@@ -251,28 +251,35 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     ['Chromium', 'cr'],
   ] as const)('%s made the first offer (the DTLS server)', (_first, opener) => {
     it.each([
-      ['Firefox', 'ff'],
-      ['Chromium', 'cr'],
+      ['Firefox', 'ff', 'cr'],
+      ['Chromium', 'cr', 'ff'],
     ] as const)(
-      'ICE restart asked by %s: new ICE credentials both ways, the same channel carries messages',
-      async (_asker, asker) => {
+      'ICE restarts asked by %s, then by the other: new ICE credentials both ways each time, the same channel carries messages',
+      async (_asker, first, second) => {
         const { ff, cr } = await relayedPair(true, {}, opener);
         await exchange(ff.api, cr.api, 'chat');
-        const before = { ff: await remoteUfrags(ff.api), cr: await remoteUfrags(cr.api) };
-
-        await (asker === 'ff' ? ff : cr).api.restartIce();
-        // The restart offer and its answer: one more remote description each side, with new credentials.
-        for (const side of ['ff', 'cr'] as const) {
-          const api = (side === 'ff' ? ff : cr).api;
-          const ufrags = await untilValue(
-            () => remoteUfrags(api),
-            (u) => u.length > before[side].length,
-            10_000,
-          );
-          expect(ufrags.at(-1)).not.toBe(before[side].at(-1));
+        const sides = { ff: ff.api, cr: cr.api };
+        // Two restarts, the second offered by the side that answered the first: after Firefox answered
+        // a restart with the wrong role, its view of Chromium's role must not have moved.
+        for (const [round, asker] of [first, second].entries()) {
+          // Back to back (the second asked for the moment the first carried a message), Firefox as the
+          // DTLS client fails the second (docs/webrtc.md); 500 ms apart it holds. The chart itself
+          // never restarts again sooner than `restart.initialDelay`, 1 s.
+          if (round > 0) await new Promise((r) => setTimeout(r, 1000));
+          const before = { ff: await remoteUfrags(ff.api), cr: await remoteUfrags(cr.api) };
+          await sides[asker].restartIce();
+          // The restart offer and its answer: one more remote description each side, new credentials.
+          for (const side of ['ff', 'cr'] as const) {
+            const ufrags = await untilValue(
+              () => remoteUfrags(sides[side]),
+              (u) => u.length > before[side].length,
+              10_000,
+            );
+            expect(ufrags.at(-1)).not.toBe(before[side].at(-1));
+          }
+          for (const api of [ff.api, cr.api]) await negotiationStable(api);
+          await exchange(ff.api, cr.api, 'chat', round + 2);
         }
-        for (const api of [ff.api, cr.api]) await negotiationStable(api);
-        await exchange(ff.api, cr.api, 'chat', 2);
         // Before the DTLS role was kept, Chromium refused Firefox's answer to its restart when Firefox
         // was the DTLS server ("Failed to set SSL role for the transport") and the link ended failed.
         for (const api of [ff.api, cr.api]) {
@@ -322,9 +329,9 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
       expect(await api.channelCount('chat')).toBe(1);
       if (((await api.restarts()) ?? 0) > 0) restartedHere.push(api);
     }
-    // ICE failed in a browser and there the chart restarted it; the other side was brought back by that
-    // restart's offer.
-    expect(restartedHere.length).toBeGreaterThanOrEqual(1);
+    // ICE failed in Chromium first and its chart restarted it, the case that needs the kept role; Firefox
+    // was brought back by that restart's offer (or restarted too, later).
+    expect(restartedHere).toContain(cr.api);
     for (const api of restartedHere)
       expect((await api.ice()).slice(-3)).toEqual(['restarting', 'recovering', 'connected']);
     expect(await cr.api.selectedPair()).toEqual({ local: 'relay', remote: 'relay' });

@@ -22,6 +22,7 @@ export async function setLocal(pc: PeerConnectionLike): Promise<Description> {
   if (!explicitOnly.has(pc)) {
     try {
       await pc.setLocalDescription();
+      noteAssociation(pc);
       return local(pc);
     } catch (error) {
       // A TypeError ("Expected an object") is an implementation without the implicit form; anything
@@ -32,6 +33,7 @@ export async function setLocal(pc: PeerConnectionLike): Promise<Description> {
   }
   const made = pc.signalingState === 'have-remote-offer' ? await pc.createAnswer() : await pc.createOffer();
   await pc.setLocalDescription(made);
+  noteAssociation(pc);
   return local(pc);
 }
 
@@ -65,39 +67,65 @@ export async function setRemoteOffer(pc: PeerConnectionLike, offer: Description)
 
 const SETUP_LINE = /^a=setup:\w+/gim;
 // What names a DTLS association: the certificates' fingerprints and, where sent, its tls-id (RFC 8842).
-const ASSOCIATION_LINE = /^a=(?:fingerprint|tls-id):[^\r\n]+/gim;
+const ASSOCIATION_LINE = /^a=(?:fingerprint|tls-id):[^\r\n]+/gm;
 
-const lineSet = (sdp: string, line: RegExp) => new Set(sdp.toLowerCase().match(line));
-
-/** `a=setup:active` or `a=setup:passive` when every section of `sdp` states that role, else undefined. */
-function statedRole(sdp: string): string | undefined {
-  const [role, ...others] = lineSet(sdp, SETUP_LINE);
-  return others.length === 0 && role !== 'a=setup:actpass' ? role : undefined;
+interface Association {
+  /** The peer's `a=fingerprint` and `a=tls-id` lines, sorted: the same association while they hold. */
+  id: string;
+  /** The peer's role in it: `a=setup:active` (DTLS client) or `a=setup:passive` (server). */
+  role: string;
 }
 
-const otherRole = (role: string | undefined) =>
-  role && (role === 'a=setup:active' ? 'a=setup:passive' : 'a=setup:active');
+// The association each connection set up, as the exchange that set it up stated it. Later answers may
+// misstate the roles (see setRemoteAnswer), so the roles are never read again while the peer's
+// certificate stays.
+const associations = new WeakMap<PeerConnectionLike, Association>();
+
+const associationId = (sdp: string) => [...new Set(sdp.match(ASSOCIATION_LINE))].sort().join('\n');
+
+/** `a=setup:active` or `a=setup:passive` when every section of `sdp` states that one role, else undefined. */
+function statedRole(sdp: string): string | undefined {
+  const [role, ...others] = new Set(sdp.toLowerCase().match(SETUP_LINE));
+  return others.length === 0 && (role === 'a=setup:active' || role === 'a=setup:passive') ? role : undefined;
+}
 
 /**
- * The peer's answer, with the DTLS role of the association already up. An answer with the same
- * fingerprints (and tls-id) keeps the association, and with it both roles: only a new certificate or
- * tls-id starts a new one (RFC 8842), the one case where libwebrtc lets a role change. Firefox (ESR
- * 153) answers an ICE restart with `a=setup:active` even where it is the DTLS server, and goes on as
- * the server; libwebrtc refuses that answer ("Failed to set SSL role for the transport") and the
+ * After an exchange completed: notes the peer's DTLS role if the exchange set up a new association
+ * (the first one, or the peer's certificate changed); the association already known keeps its roles.
+ */
+function noteAssociation(pc: PeerConnectionLike): void {
+  const local = pc.currentLocalDescription;
+  const remote = pc.currentRemoteDescription;
+  if (!local?.sdp || !remote?.sdp) return;
+  const id = associationId(remote.sdp);
+  if (!id || associations.get(pc)?.id === id) return;
+  const ours = statedRole(local.sdp);
+  const role =
+    remote.type === 'answer'
+      ? statedRole(remote.sdp)
+      : ours && (ours === 'a=setup:active' ? 'a=setup:passive' : 'a=setup:active');
+  if (role) associations.set(pc, { id, role });
+}
+
+/**
+ * Sets the peer's answer, with the DTLS role of the association already up. An answer with the same
+ * fingerprints (and tls-id) keeps the association, and with it both roles (RFC 8842: only a new one
+ * may change them; libwebrtc allows a new role only with a new certificate). Firefox (ESR 153)
+ * answers an ICE restart with `a=setup:active` even where it is the DTLS server, and goes on as the
+ * server; libwebrtc refuses that answer ("Failed to set SSL role for the transport") and the
  * connection could only end. So the role it states is read as the one it has.
  */
-export function keepDtlsRole(pc: PeerConnectionLike, answer: Description): Description {
-  const local = pc.currentLocalDescription?.sdp;
-  const remote = pc.currentRemoteDescription;
-  if (!answer.sdp || !local || !remote?.sdp) return answer;
-  // The peer's role in the association up now, from the last completed exchange.
-  const role = remote.type === 'answer' ? statedRole(remote.sdp) : otherRole(statedRole(local));
+export async function setRemoteAnswer(pc: PeerConnectionLike, answer: Description): Promise<void> {
+  await pc.setRemoteDescription(keepDtlsRole(pc, answer));
+  noteAssociation(pc);
+}
+
+/** `answer`, its `a=setup` lines stating the peer's role in the association it keeps (if it keeps one). */
+function keepDtlsRole(pc: PeerConnectionLike, answer: Description): Description {
+  const known = associations.get(pc);
+  if (!known || !answer.sdp || associationId(answer.sdp) !== known.id) return answer;
   const stated = statedRole(answer.sdp);
-  const association = lineSet(answer.sdp, ASSOCIATION_LINE);
-  const before = lineSet(remote.sdp, ASSOCIATION_LINE);
-  const same =
-    association.size > 0 && association.size === before.size && [...before].every((l) => association.has(l));
-  return role && stated && stated !== role && same
-    ? { ...answer, sdp: answer.sdp.replace(SETUP_LINE, role) }
+  return stated && stated !== known.role
+    ? { ...answer, sdp: answer.sdp.replace(SETUP_LINE, known.role) }
     : answer;
 }

@@ -1,5 +1,5 @@
 import { assign, fromPromise } from 'xstate';
-import { keepDtlsRole, rollBack, setLocal, setRemoteOffer } from './peer.descriptions.js';
+import { rollBack, setLocal, setRemoteAnswer, setRemoteOffer } from './peer.descriptions.js';
 import {
   DEFAULT_ANSWER_TIMEOUT,
   DEFAULT_RESTART,
@@ -55,7 +55,7 @@ export const peerMachine = setup({
       return setLocal(pc);
     }),
     acceptAnswer: fromPromise<void, Described>(({ input: { pc, description } }) =>
-      pc.setRemoteDescription(keepDtlsRole(pc, description)),
+      setRemoteAnswer(pc, description),
     ),
     // After a failed step: back to `stable`, whatever was half set, so a fresh offer can go out.
     rollBack: fromPromise<void, { pc: PeerConnectionLike }>(({ input }) => rollBack(input.pc)),

@@ -6,7 +6,12 @@ import type { SessionRegistry, Sessions } from '../sessions.js';
 import { Delivery } from './delivery.js';
 import { ClusterKeys } from './keys.js';
 import { Leases } from './leases.js';
-import { type ClusterOptions, DEFAULT_LEASE_MS, REGISTER_WAIT_MS } from './options.js';
+import {
+  type ClusterOptions,
+  DEFAULT_LEASE_MS,
+  LATE_REGISTRATION_WARN_MS,
+  REGISTER_WAIT_MS,
+} from './options.js';
 import { PresenceView } from './presence-view.js';
 import { openRedis, type RedisLink } from './redis.js';
 import { type RegisterReply, registerCall, unregisterCall } from './scripts.js';
@@ -280,13 +285,33 @@ export class ClusterSessions implements Sessions {
       }),
     ]);
     clearTimeout(timer);
-    // Other nodes may not find this session for a moment after its auth.ok: say so, it explains a
-    // `peer-offline` that read-your-writes would otherwise rule out.
-    if (late)
-      this.log.warn(
-        { nodeId: this.nodeId, waitedMs: REGISTER_WAIT_MS },
-        'auth.ok sent before its registration in redis completed (redis slow)',
-      );
+    if (late) this.noteLateRegistration(peer);
+  }
+
+  /** Registrations that came after their auth.ok since the last warning about them. */
+  private lateRegistrations = 0;
+  private lateWarnedAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Other nodes may not find a session for a moment after its auth.ok: said, since it explains a
+   * `peer-offline` that read-your-writes would otherwise rule out; at most once per
+   * LATE_REGISTRATION_WARN_MS with a count, so a slow Redis under a reconnect storm is one line.
+   */
+  private noteLateRegistration(peer: Peer): void {
+    this.lateRegistrations++;
+    const now = Date.now();
+    if (now - this.lateWarnedAt < LATE_REGISTRATION_WARN_MS) return;
+    this.log.warn(
+      {
+        nodeId: this.nodeId,
+        sessionId: peer.sessionId,
+        late: this.lateRegistrations,
+        waitedMs: REGISTER_WAIT_MS,
+      },
+      'auth.ok sent before its registration in redis completed (redis slow)',
+    );
+    this.lateRegistrations = 0;
+    this.lateWarnedAt = now;
   }
 
   add(peer: Peer, maxPerKey: number): Peer[] {

@@ -25,6 +25,9 @@ export const DEFAULT_LEASE_MS = 3000;
 /** The longest `auth.ok` waits for its session to be registered while Redis does not answer, ms. */
 export const REGISTER_WAIT_MS = 1000;
 
+/** At most one warning about registrations later than their auth.ok per this many ms (with a count). */
+export const LATE_REGISTRATION_WARN_MS = 10_000;
+
 /**
  * How long a key's hash is kept after its last session left, ms: it holds the key's presence version,
  * so a watcher can never take an old event for a new one. After a day, versions restart from Redis's
