@@ -104,20 +104,25 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     return { api, key };
   }
 
-  /** One message each way on `label`; `round` tells a later exchange's messages from the earlier ones. */
-  async function exchange(a: Api, b: Api, label: string, round = 1): Promise<void> {
+  /**
+   * One message each way on `label`; `round` tells a later exchange's messages from the earlier ones.
+   * Each must arrive within `timeout` ms.
+   */
+  async function exchange(a: Api, b: Api, label: string, round = 1, timeout = 10_000): Promise<void> {
     await a.send(label, `from a on ${label} #${round}`);
     await b.send(label, `from b on ${label} #${round}`);
     expect(
       await untilValue(
         () => b.received(label),
         (m) => m.length >= round,
+        timeout,
       ),
     ).toEqual(Array.from({ length: round }, (_, i) => `from a on ${label} #${i + 1}`));
     expect(
       await untilValue(
         () => a.received(label),
         (m) => m.length >= round,
+        timeout,
       ),
     ).toEqual(Array.from({ length: round }, (_, i) => `from b on ${label} #${i + 1}`));
   }
@@ -278,7 +283,8 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
             expect(ufrags.at(-1)).not.toBe(before[side].at(-1));
           }
           for (const api of [ff.api, cr.api]) await negotiationStable(api);
-          await exchange(ff.api, cr.api, 'chat', round + 2);
+          // Messages sent meanwhile wait for the new path: up to some 6 s seen here after a restart.
+          await exchange(ff.api, cr.api, 'chat', round + 2, 20_000);
         }
         // Before the DTLS role was kept, Chromium refused Firefox's answer to its restart when Firefox
         // was the DTLS server ("Failed to set SSL role for the transport") and the link ended failed.
