@@ -8,7 +8,7 @@ import type { Presence, SignalIn } from '../src/protocol/messages.js';
 import { clusterPeer } from './helpers/cluster-peer.js';
 import { ensureDist } from './helpers/dist.js';
 import { type RedisProcess, startRedis } from './helpers/redis.js';
-import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { type ServerProcess, startNodes } from './helpers/server-process.js';
 import { eventually, until } from './helpers/until.js';
 
 /**
@@ -66,21 +66,15 @@ describe.each(backends)('the cluster on $name', (backend) => {
     stopRedis = started.stop;
     backendUrl = started.redis;
     redisCluster = started.cluster;
-    const seed = randomSeed();
-    for (let i = 0; i < 3; i++) {
-      nodes.push(
-        await startServerProcess({
-          seed,
-          cluster: {
-            redis: started.redis,
-            leaseMs: LEASE_MS,
-            ...(started.password ? { password: started.password } : {}),
-          },
-          limits: { maxSessionsPerKey: 2 },
-          logWarnings: true,
-        }),
-      );
-    }
+    await startNodes(nodes, 3, () => ({
+      cluster: {
+        redis: started.redis,
+        leaseMs: LEASE_MS,
+        ...(started.password ? { password: started.password } : {}),
+      },
+      limits: { maxSessionsPerKey: 2 },
+      logWarnings: true,
+    }));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(clients.splice(0).map((c) => c.disconnect()));
@@ -309,11 +303,7 @@ describe('a node started while its Redis Cluster is not up yet', () => {
     ensureDist();
     const ports = await freeClusterPorts();
     const urls = ports.map((port) => `redis://127.0.0.1:${port}`);
-    const seed = randomSeed();
-    const early = [
-      await startServerProcess({ seed, cluster: { redis: urls, leaseMs: LEASE_MS } }),
-      await startServerProcess({ seed, cluster: { redis: urls, leaseMs: LEASE_MS } }),
-    ];
+    const early = await startNodes([], 2, () => ({ cluster: { redis: urls, leaseMs: LEASE_MS } }));
     const clients: SignalingClient[] = [];
     let cluster: RedisCluster | undefined;
     try {

@@ -9,7 +9,7 @@ import type { SignalingClient } from '../src/client.js';
 import { Identity } from '../src/identity/index.js';
 import { clusterPeer } from './helpers/cluster-peer.js';
 import { ensureDist } from './helpers/dist.js';
-import { freePort, randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { freePort, type ServerProcess, startNodes } from './helpers/server-process.js';
 import { eventually, until } from './helpers/until.js';
 
 /**
@@ -121,17 +121,11 @@ beforeAll(async () => {
   );
   url = `rediss://default:tls-and-a-password@127.0.0.1:${port}`;
   await eventually(() => listening(port), 10_000);
-  const seed = randomSeed();
-  for (let i = 0; i < 2; i++) {
-    nodes.push(
-      await startServerProcess({
-        seed,
-        cluster: { redis: url },
-        env: { NODE_EXTRA_CA_CERTS: file('ca.pem') },
-        logWarnings: true,
-      }),
-    );
-  }
+  await startNodes(nodes, 2, () => ({
+    cluster: { redis: url },
+    env: { NODE_EXTRA_CA_CERTS: file('ca.pem') },
+    logWarnings: true,
+  }));
 }, 60_000);
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.disconnect()));

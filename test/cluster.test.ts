@@ -12,7 +12,7 @@ import { clusterPeer } from './helpers/cluster-peer.js';
 import { ensureDist } from './helpers/dist.js';
 import { type RedisProcess, startRedis } from './helpers/redis.js';
 import { RawClient } from './helpers/server-client.js';
-import { randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { type ServerProcess, startNodes } from './helpers/server-process.js';
 import { eventually, until } from './helpers/until.js';
 
 /**
@@ -28,17 +28,11 @@ const clients: SignalingClient[] = [];
 beforeAll(async () => {
   ensureDist();
   redis = await startRedis();
-  const seed = randomSeed();
-  for (let i = 0; i < 3; i++) {
-    nodes.push(
-      await startServerProcess({
-        seed,
-        cluster: { redis: redis.url, leaseMs: LEASE_MS },
-        limits: { maxSessionsPerKey: 2 },
-        logWarnings: true,
-      }),
-    );
-  }
+  await startNodes(nodes, 3, () => ({
+    cluster: { redis: redis.url, leaseMs: LEASE_MS },
+    limits: { maxSessionsPerKey: 2 },
+    logWarnings: true,
+  }));
 }, 60_000);
 afterAll(async () => {
   for (const node of nodes) await node.stop();

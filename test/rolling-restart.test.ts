@@ -5,7 +5,7 @@ import { Identity } from '../src/identity/index.js';
 import { ConnectionState } from '../src/machines/signaling.types.js';
 import { ensureDist } from './helpers/dist.js';
 import { type RedisProcess, startRedis } from './helpers/redis.js';
-import { freePort, randomSeed, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { freePort, type ServerProcess, startNodes } from './helpers/server-process.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -31,22 +31,16 @@ const clients: SignalingClient[] = [];
 beforeAll(async () => {
   ensureDist();
   redis = await startRedis();
-  const seed = randomSeed();
   const ports = [await freePort(), await freePort(), await freePort()];
   // Every node accepts proofs for every node's URL: a client signs for the URL it dialed.
   const origins = ports.map((port) => `ws://127.0.0.1:${port}/`);
-  for (const port of ports) {
-    nodes.push(
-      await startServerProcess({
-        port,
-        seed,
-        origins,
-        cluster: { redis: redis.url },
-        metrics: true,
-        drainMs: DRAIN_MS,
-      }),
-    );
-  }
+  await startNodes(nodes, ports.length, (i) => ({
+    port: ports[i] as number,
+    origins,
+    cluster: { redis: redis.url },
+    metrics: true,
+    drainMs: DRAIN_MS,
+  }));
 }, 60_000);
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.disconnect()));

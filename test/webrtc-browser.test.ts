@@ -1,4 +1,3 @@
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
 import { decodeBase64url } from '../src/protocol/base64url.js';
@@ -6,8 +5,9 @@ import { DEFAULT_STUN_SERVERS } from '../src/stun/index.js';
 import { type PeerSignalBody, parsePeerSignal, signPeerSignal } from '../src/webrtc/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
 import { type Coturn, startCoturn, turnSignalingServer } from './helpers/coturn.js';
-import { chromiumSuite, pageApi as pageApiOf, type Remote, untilValue } from './helpers/page-api.js';
+import { chromiumSuite, type Remote, untilValue } from './helpers/page-api.js';
 import { type SignalFrame, type SignalRelay, startSignalRelay } from './helpers/signal-relay.js';
+import { webrtcTab } from './helpers/webrtc-tab.js';
 
 /**
  * `signaling-actor/webrtc`, built, in Debian's Chromium: two tabs in separate browser contexts, each a
@@ -16,7 +16,6 @@ import { type SignalFrame, type SignalRelay, startSignalRelay } from './helpers/
  */
 
 type Api = Remote<PageApi>;
-const pageApi = (tab: Page) => pageApiOf<PageApi>(tab);
 
 const DEFAULT_STUN_URLS = DEFAULT_STUN_SERVERS.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]));
 
@@ -41,17 +40,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
       ...(origins ? { origins } : {}),
     });
 
-  async function tab(url: string): Promise<{ api: Api; key: string }> {
-    const context = await suite.browser().newContext();
-    cleanups.push(() => context.close());
-    const t = await context.newPage();
-    await t.goto(suite.url());
-    await t.waitForFunction('window.ready === true');
-    const api = pageApi(t);
-    const key = await api.start(url);
-    await api.reach('connected', 15_000);
-    return { api, key };
-  }
+  const tab = (url: string) => webrtcTab(suite.browser(), suite.url(), cleanups, url);
 
   /** Two peers whose signaling server then stops: both reconnecting; `restart()` brings it back. */
   async function pairWithSignalingAway() {
@@ -301,6 +290,13 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
     }
 
     const peerData = (frame: SignalFrame) => parsePeerSignal(frame.data);
+
+    /** `b` ended the link over a description it refused: `failed`, `'identity'`, failing `check`. */
+    async function expectRefused(b: Api, check: string): Promise<void> {
+      await b.waitPeerState('failed', 10_000);
+      expect(await b.closeReason()).toBe('identity');
+      expect(await b.identityFailure()).toEqual({ check, signal: 'description' });
+    }
     const FORGED_FINGERPRINT = Array.from({ length: 32 }, () => 'AB').join(':');
 
     /** `body` as if `from` (session `session`, to session `r`) sent it to `to`, signed by `by`. */
@@ -353,11 +349,9 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
       const [a, b] = await opened(relay);
       const start = Date.now();
       await a.api.createChannel('chat');
-      await b.api.waitPeerState('failed', 10_000);
+      await expectRefused(b.api, 'signature');
       expect(Date.now() - start).toBeLessThan(10_000);
       expect(swapped).toBeGreaterThanOrEqual(1);
-      expect(await b.api.closeReason()).toBe('identity');
-      expect(await b.api.identityFailure()).toEqual({ check: 'signature', signal: 'description' });
       // b's signed bye reached a, whose connection closed: neither page set any remote description.
       await a.api.waitPeerState('closed', 10_000);
       expect(await a.api.closeReason()).toBe('remote');
@@ -377,10 +371,8 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
       const [a, b] = await opened(relay);
       const start = Date.now();
       await a.api.createChannel('chat');
-      await b.api.waitPeerState('failed', 10_000);
+      await expectRefused(b.api, 'unsigned');
       expect(Date.now() - start).toBeLessThan(10_000);
-      expect(await b.api.closeReason()).toBe('identity');
-      expect(await b.api.identityFailure()).toEqual({ check: 'unsigned', signal: 'description' });
       for (const p of [a.api, b.api]) expect(await p.remoteSdps()).toEqual([]);
     });
 
@@ -459,9 +451,7 @@ describe('WebRTC peers in Chromium over the reference server', { timeout: 60_000
         generation: 99,
       });
       relay.inject(b.key, { type: 'signal', from: a.key, id: 'forged-offer', data });
-      await b.api.waitPeerState('failed', 10_000);
-      expect(await b.api.closeReason()).toBe('identity');
-      expect(await b.api.identityFailure()).toEqual({ check: 'signature', signal: 'description' });
+      await expectRefused(b.api, 'signature');
       expect(await b.api.remoteSdps()).toHaveLength(applied);
     });
   });

@@ -1,13 +1,11 @@
-import { fileURLToPath } from 'node:url';
-import type { Browser as ChromiumBrowser } from 'playwright-core';
 import puppeteer, { type Browser as FirefoxBrowser, type Page } from 'puppeteer-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../src/identity/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
-import { launchChromium, type PageServer, servePage } from './helpers/browser.js';
 import { type Coturn, startCoturn, turnSignalingServer } from './helpers/coturn.js';
-import { bundleAgainstDist } from './helpers/dist.js';
-import { pageApi as chromiumApi, type Remote, untilValue } from './helpers/page-api.js';
+import { chromiumSuite, type Remote, untilValue } from './helpers/page-api.js';
+import { randomSeed } from './helpers/server-process.js';
+import { webrtcTab } from './helpers/webrtc-tab.js';
 
 /**
  * Debian's Firefox ESR (driven by puppeteer-core over WebDriver BiDi; playwright-core cannot drive a
@@ -38,42 +36,30 @@ function firefoxApi(page: Page): Api {
 
 /** Two seeds whose keys order as asked: `[smaller key's seed (polite), larger key's seed]`. */
 async function seedsByPoliteness(): Promise<[string, string]> {
-  const seeds = [0, 1].map(() =>
-    Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
-  );
+  const seeds = [randomSeed(), randomSeed()];
   const keys = await Promise.all(seeds.map(async (s) => (await Identity.fromSeed(s)).publicKey));
   return ((keys[0] as string) < (keys[1] as string) ? seeds : [seeds[1], seeds[0]]) as [string, string];
 }
 
 describe('Firefox ESR', { timeout: 90_000 }, () => {
+  // The test page and Chromium; `cleanups` run after each case.
+  const suite = chromiumSuite(new URL('./browser/webrtc.page.ts', import.meta.url));
+  const { cleanups } = suite;
   let coturn: Coturn;
-  let page: PageServer;
   let firefox: FirefoxBrowser;
-  let chromium: ChromiumBrowser;
-  const cleanups: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
     coturn = await startCoturn();
-    page = await servePage(
-      await bundleAgainstDist(fileURLToPath(new URL('./browser/webrtc.page.ts', import.meta.url))),
-    );
     firefox = await puppeteer.launch({
       browser: 'firefox',
       executablePath: FIREFOX_PATH,
       headless: true,
       extraPrefsFirefox: { 'media.peerconnection.ice.loopback': true },
     });
-    chromium = await launchChromium();
   }, 120_000);
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
 
   afterAll(async () => {
     await firefox?.close();
-    await chromium?.close();
-    await page?.close();
     await coturn?.stop();
   });
 
@@ -84,7 +70,7 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     const context = await firefox.createBrowserContext();
     cleanups.push(() => context.close());
     const tab = await context.newPage();
-    await tab.goto(page.url);
+    await tab.goto(suite.url());
     await tab.waitForFunction('window.ready === true');
     const api = firefoxApi(tab);
     const key = await api.start(url, seed);
@@ -92,17 +78,8 @@ describe('Firefox ESR', { timeout: 90_000 }, () => {
     return { api, key };
   }
 
-  async function chromiumTab(url: string, seed?: string): Promise<{ api: Api; key: string }> {
-    const context = await chromium.newContext();
-    cleanups.push(() => context.close());
-    const tab = await context.newPage();
-    await tab.goto(page.url);
-    await tab.waitForFunction('window.ready === true');
-    const api = chromiumApi<PageApi>(tab);
-    const key = await api.start(url, seed);
-    await api.reach('connected', 15_000);
-    return { api, key };
-  }
+  const chromiumTab = (url: string, seed?: string) =>
+    webrtcTab(suite.browser(), suite.url(), cleanups, url, seed);
 
   /**
    * One message each way on `label`; `round` tells a later exchange's messages from the earlier ones.

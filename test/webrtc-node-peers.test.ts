@@ -1,11 +1,11 @@
 import wrtc from '@roamhq/wrtc';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignalingClient, Identity } from '../src/index.js';
 import { createPeerConnection, type PeerConnection } from '../src/webrtc/index.js';
 import type { PageApi } from './browser/webrtc.page.js';
 import { type Coturn, startCoturn, turnSignalingServer } from './helpers/coturn.js';
-import { chromiumSuite, pageApi, type Remote, untilValue } from './helpers/page-api.js';
+import { chromiumSuite, type Remote, untilValue } from './helpers/page-api.js';
+import { webrtcTab } from './helpers/webrtc-tab.js';
 
 /**
  * Node as a WebRTC peer of Chromium: `createPeerConnection` in Node with a Node WebRTC library passed
@@ -50,17 +50,7 @@ describe.each(LIBRARIES)('a Node peer on %s ↔ Chromium', { timeout: 60_000 }, 
   const server = (identity?: Identity, port = 0) =>
     turnSignalingServer(cleanups, coturn, { ...(identity ? { identity } : {}), port });
 
-  async function tab(url: string): Promise<{ api: Remote<PageApi>; key: string }> {
-    const context = await suite.browser().newContext();
-    cleanups.push(() => context.close());
-    const t: Page = await context.newPage();
-    await t.goto(suite.url());
-    await t.waitForFunction('window.ready === true');
-    const api = pageApi<PageApi>(t);
-    const key = await api.start(url);
-    await api.reach('connected', 15_000);
-    return { api, key };
-  }
+  const tab = (url: string) => webrtcTab(suite.browser(), suite.url(), cleanups, url);
 
   /**
    * The Node side: a client and, once `open()`ed, its peer connection with every channel's messages.

@@ -190,3 +190,18 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
         .map((line) => (JSON.parse(line) as { msg: string }).msg),
   };
 }
+
+/**
+ * Starts `count` server processes one after another with one new seed (one server identity, as the
+ * nodes of a cluster have); node `i` gets `options(i)`. Each is pushed into `nodes` as it starts, so
+ * the suite's teardown stops those already up should a later one fail.
+ */
+export async function startNodes(
+  nodes: ServerProcess[],
+  count: number,
+  options: (i: number) => ServerProcessOptions,
+): Promise<ServerProcess[]> {
+  const seed = randomSeed();
+  for (let i = 0; i < count; i++) nodes.push(await startServerProcess({ seed, ...options(i) }));
+  return nodes;
+}
