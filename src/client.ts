@@ -1,5 +1,5 @@
 import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
-import { SignalingError } from './errors.js';
+import { rethrowLater, SignalingError } from './errors.js';
 import type { Signer } from './identity/identity.js';
 import { type BackoffOptions, MAX_TIMER_DELAY_MS, resolveBackoff } from './machines/backoff.js';
 import { signalingMachine } from './machines/signaling.machine.js';
@@ -337,9 +337,7 @@ export class SignalingClient {
       try {
         listener(state, previous, details);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        rethrowLater(error);
       }
     }
   }

@@ -75,3 +75,13 @@ export function notExtractable(): SignalingError {
     'this identity was created non-extractable; create it with { extractable: true } to export or save it',
   );
 }
+
+/**
+ * Reports `error` as uncaught, as EventTarget does for a failing listener, without breaking the
+ * caller's loop or promise chain: one failing subscriber must not stop the others.
+ */
+export function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setLocal, setRemoteAnswer, setRemoteOffer } from '../src/machines/peer.descriptions.js';
+import { answerOffer, setLocal, setRemoteAnswer } from '../src/machines/peer.descriptions.js';
 import type { Description, PeerConnectionLike } from '../src/machines/peer.types.js';
 
 /**
@@ -99,9 +99,8 @@ class Connection implements PeerConnectionLike {
 
   /** The peer offers `offer`; we answer `answer`. */
   async peerOffers(offer: string, answer: string): Promise<void> {
-    await setRemoteOffer(this, { type: 'offer', sdp: offer });
     this.next = answer;
-    await setLocal(this);
+    await answerOffer(this, { type: 'offer', sdp: offer });
   }
 }
 

@@ -11,7 +11,7 @@ import type { Description, PeerConnectionLike } from './peer.types.js';
 const explicitOnly = new WeakSet<PeerConnectionLike>();
 
 /** The local description a service just set, as it goes on the wire. */
-export function local(pc: PeerConnectionLike): Description {
+function local(pc: PeerConnectionLike): Description {
   const d = pc.localDescription;
   if (!d) throw new Error('no local description after setLocalDescription()');
   return { type: d.type, sdp: d.sdp };
@@ -22,7 +22,6 @@ export async function setLocal(pc: PeerConnectionLike): Promise<Description> {
   if (!explicitOnly.has(pc)) {
     try {
       await pc.setLocalDescription();
-      noteAssociation(pc);
       return local(pc);
     } catch (error) {
       // A TypeError ("Expected an object") is an implementation without the implicit form; anything
@@ -33,7 +32,6 @@ export async function setLocal(pc: PeerConnectionLike): Promise<Description> {
   }
   const made = pc.signalingState === 'have-remote-offer' ? await pc.createAnswer() : await pc.createOffer();
   await pc.setLocalDescription(made);
-  noteAssociation(pc);
   return local(pc);
 }
 
@@ -55,7 +53,7 @@ export async function rollBack(pc: PeerConnectionLike): Promise<void> {
  * that cannot take the peer's offer on top of ours: then ours is rolled back explicitly and the
  * peer's offer set again, once.
  */
-export async function setRemoteOffer(pc: PeerConnectionLike, offer: Description): Promise<void> {
+async function setRemoteOffer(pc: PeerConnectionLike, offer: Description): Promise<void> {
   try {
     await pc.setRemoteDescription(offer);
   } catch (error) {
@@ -63,6 +61,14 @@ export async function setRemoteOffer(pc: PeerConnectionLike, offer: Description)
     await rollBack(pc);
     await pc.setRemoteDescription(offer);
   }
+}
+
+/** Sets the peer's offer and answers it; returns the answer as it goes on the wire. */
+export async function answerOffer(pc: PeerConnectionLike, offer: Description): Promise<Description> {
+  await setRemoteOffer(pc, offer);
+  const answer = await setLocal(pc);
+  noteAssociation(pc);
+  return answer;
 }
 
 const SETUP_LINE = /^a=setup:\w+/gim;
@@ -85,7 +91,7 @@ const associationId = (sdp: string) => [...new Set(sdp.match(ASSOCIATION_LINE))]
 
 /** `a=setup:active` or `a=setup:passive` when every section of `sdp` states that one role, else undefined. */
 function statedRole(sdp: string): string | undefined {
-  const [role, ...others] = new Set(sdp.toLowerCase().match(SETUP_LINE));
+  const [role, ...others] = new Set(sdp.match(SETUP_LINE)?.map((line) => line.toLowerCase()));
   return others.length === 0 && (role === 'a=setup:active' || role === 'a=setup:passive') ? role : undefined;
 }
 
@@ -93,11 +99,13 @@ function statedRole(sdp: string): string | undefined {
  * After an exchange completed: notes the peer's DTLS role if the exchange set up a new association
  * (the first one, or the peer's certificate changed); the association already known keeps its roles.
  */
-function noteAssociation(pc: PeerConnectionLike): void {
+function noteAssociation(
+  pc: PeerConnectionLike,
+  id = associationId(pc.currentRemoteDescription?.sdp ?? ''),
+): void {
   const local = pc.currentLocalDescription;
   const remote = pc.currentRemoteDescription;
   if (!local?.sdp || !remote?.sdp) return;
-  const id = associationId(remote.sdp);
   if (!id || associations.get(pc)?.id === id) return;
   const ours = statedRole(local.sdp);
   const role =
@@ -116,14 +124,16 @@ function noteAssociation(pc: PeerConnectionLike): void {
  * connection could only end. So the role it states is read as the one it has.
  */
 export async function setRemoteAnswer(pc: PeerConnectionLike, answer: Description): Promise<void> {
-  await pc.setRemoteDescription(keepDtlsRole(pc, answer));
-  noteAssociation(pc);
+  const id = associationId(answer.sdp ?? '');
+  await pc.setRemoteDescription(keepDtlsRole(pc, answer, id));
+  // The answer set is now the current remote description: its association is `id`.
+  noteAssociation(pc, id);
 }
 
 /** `answer`, its `a=setup` lines stating the peer's role in the association it keeps (if it keeps one). */
-function keepDtlsRole(pc: PeerConnectionLike, answer: Description): Description {
+function keepDtlsRole(pc: PeerConnectionLike, answer: Description, id: string): Description {
   const known = associations.get(pc);
-  if (!known || !answer.sdp || associationId(answer.sdp) !== known.id) return answer;
+  if (!known || !answer.sdp || id !== known.id) return answer;
   const stated = statedRole(answer.sdp);
   return stated && stated !== known.role
     ? { ...answer, sdp: answer.sdp.replace(SETUP_LINE, known.role) }

@@ -1,5 +1,5 @@
 import { assign, fromPromise } from 'xstate';
-import { rollBack, setLocal, setRemoteAnswer, setRemoteOffer } from './peer.descriptions.js';
+import { answerOffer, rollBack, setLocal, setRemoteAnswer } from './peer.descriptions.js';
 import {
   DEFAULT_ANSWER_TIMEOUT,
   DEFAULT_RESTART,
@@ -26,6 +26,15 @@ const remote = (context: PeerContext, event: PeerEvent) =>
   event.type === 'SIGNAL.DESCRIPTION' ? event.description : (context.heldOffer?.description as Description);
 
 /** A description the peer sent after the last one taken (an older one belongs to a past negotiation). */
+/**
+ * Hands the peer's candidate to the connection, which chains it after any remote description being
+ * set; one for a description this side ignored (glare) or of a past negotiation fails, and is dropped
+ * as W3C's example drops it.
+ */
+const addRemoteCandidate = (pc: PeerConnectionLike, candidate: RTCIceCandidateInit | null) => {
+  pc.addIceCandidate(candidate ?? undefined).catch(() => {});
+};
+
 const fresh = (context: PeerContext, event: PeerEvent, kind: RTCSdpType) =>
   event.type === 'SIGNAL.DESCRIPTION' &&
   event.description.type === kind &&
@@ -35,7 +44,7 @@ const fresh = (context: PeerContext, event: PeerEvent, kind: RTCSdpType) =>
  * Perfect negotiation (W3C WebRTC §10.7, with the "setting remote answer pending" refinement) as a
  * statechart. Two regions run side by side: `negotiation` is the offer/answer exchange, `ice` the
  * connection's health and its restart policy. The tags are the {@link PeerState} the application sees.
- * The chart holds names only; it drives the `RTCPeerConnection` in its context through three services
+ * The chart holds names only; it drives the `RTCPeerConnection` in its context through four services
  * and sends what the peer must hear through `context.send` (the adapter signs it and wraps it in a
  * `signal`). The adapter verifies each of the peer's signals before the chart sees it: one that fails
  * arrives as `SIGNAL.REFUSED` only, and ends the connection in `refused` unless it was a candidate.
@@ -50,10 +59,9 @@ export const peerMachine = setup({
   actors: {
     // setLocalDescription() without an argument creates the fitting offer (W3C implicit description).
     makeOffer: fromPromise<Description, { pc: PeerConnectionLike }>(({ input }) => setLocal(input.pc)),
-    acceptOffer: fromPromise<Description, Described>(async ({ input: { pc, description } }) => {
-      await setRemoteOffer(pc, description);
-      return setLocal(pc);
-    }),
+    acceptOffer: fromPromise<Description, Described>(({ input: { pc, description } }) =>
+      answerOffer(pc, description),
+    ),
     acceptAnswer: fromPromise<void, Described>(({ input: { pc, description } }) =>
       setRemoteAnswer(pc, description),
     ),
@@ -96,11 +104,8 @@ export const peerMachine = setup({
     sendCandidate: ({ context, event }) => {
       if (event.type === 'LOCAL.CANDIDATE') context.send({ candidate: event.candidate });
     },
-    // Chained by the browser after any remote description being set; one for a description this side
-    // ignored (glare) or of a past negotiation fails, and is dropped as W3C's example drops it.
     addCandidate: ({ context, event }) => {
-      if (event.type !== 'SIGNAL.CANDIDATE') return;
-      context.pc.addIceCandidate(event.candidate ?? undefined).catch(() => {});
+      if (event.type === 'SIGNAL.CANDIDATE') addRemoteCandidate(context.pc, event.candidate);
     },
     recordError: assign({
       error: ({ event }) => String((event as { error?: unknown }).error),
@@ -132,9 +137,7 @@ export const peerMachine = setup({
     }),
     // The held offer answered: its candidates now have their remote description.
     addHeldCandidates: ({ context }) => {
-      for (const candidate of context.heldOffer?.candidates ?? []) {
-        context.pc.addIceCandidate(candidate ?? undefined).catch(() => {});
-      }
+      for (const candidate of context.heldOffer?.candidates ?? []) addRemoteCandidate(context.pc, candidate);
     },
     // The held offer stays until `answering` is done with it: its input reads it on entry.
     takeHeldOffer: assign({

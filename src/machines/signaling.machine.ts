@@ -143,9 +143,6 @@ export const signalingMachine = setup({
         serverKey: verified?.serverKey ?? context.serverKey,
         sessionId: context.ok?.sessionId,
         iceServers: Array.isArray(context.ok?.iceServers) ? context.ok.iceServers : undefined,
-        reason: undefined,
-        closeCode: undefined,
-        error: undefined,
         // Verified: the handshake's frames are spent (about 0.6 KiB a client, held for the whole session).
         challenge: undefined,
         response: undefined,

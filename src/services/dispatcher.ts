@@ -1,5 +1,5 @@
 import { withDefaults } from '../defaults.js';
-import { isSignalingError, SignalingError } from '../errors.js';
+import { isSignalingError, rethrowLater, SignalingError } from '../errors.js';
 import { MAX_TIMER_DELAY_MS } from '../machines/backoff.js';
 import { DEDUP_WINDOW, DEFAULT_MAX_MESSAGE_BYTES, MAX_PRESENCE_KEYS } from '../protocol/constants.js';
 import type { ApplicationMessage } from '../protocol/messages.js';
@@ -559,10 +559,7 @@ function call(listener: Listener, message: ParsedMessage<'server'>): void {
   try {
     listener(message);
   } catch (error) {
-    // One failing subscriber must not break the socket or the others; surface it like EventTarget does.
-    queueMicrotask(() => {
-      throw error;
-    });
+    rethrowLater(error);
   }
 }
 

@@ -1,6 +1,6 @@
 import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { SignalingClient } from '../client.js';
-import { SignalingError } from '../errors.js';
+import { rethrowLater, SignalingError } from '../errors.js';
 import type { Signer } from '../identity/identity.js';
 import { peerMachine } from '../machines/peer.machine.js';
 import {
@@ -111,13 +111,6 @@ const CONNECTION_EVENTS: Partial<Record<RTCPeerConnectionState, PeerEvent['type'
   disconnected: 'ICE.DISCONNECTED',
   failed: 'ICE.FAILED',
 };
-
-/** Reports `error` as uncaught without breaking the caller's loop or promise chain. */
-function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
-}
 
 /**
  * werift (0.25) picks its SCTP stream parity, and whether it sends the SCTP INIT, from its ICE role,
