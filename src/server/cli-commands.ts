@@ -12,6 +12,7 @@ import { encodeIdentityFile, loadOrCreateIdentityFile, saveIdentityFile } from '
 import { DEFAULT_TURN_TTL_SECONDS } from '../stun/constants.js';
 import { iceServersForClient } from '../stun/ice-servers.js';
 import { parseIceUrl } from '../stun/uri.js';
+import { isRedisUrl } from './cluster/index.js';
 import { runDemo } from './demo.js';
 import { jsonLineLogger, type LogLevel } from './logger.js';
 import type { SignalingServerOptions } from './options.js';
@@ -143,7 +144,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   if (values['redis-password-env'] !== undefined && values.redis === undefined)
     throw usage('--redis-password-env needs --redis');
   for (const url of values.redis ?? []) {
-    if (!/^rediss?:\/\/./.test(url)) {
+    if (!isRedisUrl(url)) {
       throw usage('--redis must be a redis:// or rediss:// URL, e.g. --redis redis://127.0.0.1:6379');
     }
   }
@@ -180,7 +181,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     ...(values.redis
       ? {
           cluster: {
-            redis: values.redis.length === 1 ? (values.redis[0] as string) : values.redis,
+            redis: values.redis,
             ...(redisPassword === undefined ? {} : { password: redisPassword }),
             ...(values['node-id'] ? { nodeId: values['node-id'] } : {}),
           },

@@ -23,8 +23,7 @@ export function closeSpread<T>(items: readonly T[], within: number, close: (item
   });
   const closeDue = (all: boolean) => {
     const n = items.length;
-    const due =
-      all || within <= 0 ? n : Math.min(n, Math.floor(((performance.now() - started) * n) / within) + 1);
+    const due = all ? n : Math.min(n, Math.floor(((performance.now() - started) * n) / within) + 1);
     while (next < due) close(items[next++] as T);
     if (next >= n) {
       clearInterval(timer);

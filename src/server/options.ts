@@ -11,7 +11,7 @@ import {
 } from '../protocol/constants.js';
 import type { ApplicationMessage, HeartbeatSettings, IceServer } from '../protocol/messages.js';
 import { normalizeOrigin } from '../protocol/origin.js';
-import type { ClusterOptions } from './cluster/index.js';
+import { type ClusterOptions, isRedisUrl } from './cluster/index.js';
 import type { ServerLogger } from './logger.js';
 
 /** One authenticated socket, as `onMessage` sees it. */
@@ -257,10 +257,9 @@ function atLeast(name: string, value: number, min: number): number {
 
 function checkCluster(cluster: ClusterOptions): ClusterOptions {
   const { redis } = cluster;
-  const isUrl = (value: unknown) => typeof value === 'string' && /^rediss?:\/\/[^/]/.test(value);
   const valid = Array.isArray(redis)
-    ? redis.length > 0 && redis.every(isUrl)
-    : isUrl(redis) || (typeof redis === 'object' && redis !== null);
+    ? redis.length > 0 && redis.every(isRedisUrl)
+    : isRedisUrl(redis) || (typeof redis === 'object' && redis !== null);
   if (!valid) {
     throw new SignalingError(
       'invalid-option',

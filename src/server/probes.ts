@@ -35,22 +35,21 @@ export interface ProbeSource {
   health(): SignalingServerHealth;
   /** `undefined` while the server takes new sessions. */
   notReady(): NotReadyReason | undefined;
-  metrics: ServerMetrics | undefined;
 }
 
 /**
- * Answers `request` when its path is `/healthz`, `/readyz` or (with metrics on) `/metrics` and
+ * Answers `request` when its path is `/healthz`, `/readyz` or (with `metrics`) `/metrics` and
  * returns `true`; otherwise leaves it alone and returns `false`. `source` is `undefined` while the
  * server is still starting (every probe then answers 503).
  */
 export function answerProbe(
   source: ProbeSource | undefined,
-  metricsOn: boolean,
+  metrics: ServerMetrics | undefined,
   request: IncomingMessage,
   response: ServerResponse,
 ): boolean {
   const path = pathOf(request);
-  if (path !== '/healthz' && path !== '/readyz' && !(path === '/metrics' && metricsOn)) return false;
+  if (path !== '/healthz' && path !== '/readyz' && !(path === '/metrics' && metrics)) return false;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     reply(request, response, 405, { allow: 'GET, HEAD' }, '');
     return true;
@@ -64,8 +63,7 @@ export function answerProbe(
   } else if (path === '/readyz') {
     const reason = source.notReady();
     json(request, response, reason ? 503 : 200, reason ? { ready: false, reason } : { ready: true });
-  } else {
-    const metrics = source.metrics as ServerMetrics;
+  } else if (metrics) {
     metrics.text().then(
       (text) => reply(request, response, 200, { 'content-type': metrics.contentType }, text),
       () => reply(request, response, 500, { 'content-type': 'text/plain' }, 'metrics failed\n'),

@@ -123,7 +123,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   // Set once the server is assembled; until then every probe answers 503 (starting).
   let probes: ProbeSource | undefined;
   const handleRequest = (request: IncomingMessage, response: ServerResponse): boolean =>
-    answerProbe(probes, metrics !== undefined, request, response);
+    answerProbe(probes, metrics, request, response);
 
   const own = resolved.server === undefined;
   const http: HttpServer =
@@ -314,12 +314,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       http.off('upgrade', onUpgrade);
       await cluster?.close();
       wss.close();
-      if (own) {
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        });
-      }
+      if (own) await closeHttp(http);
     })();
     return closing;
   };
@@ -341,7 +336,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       ? { cluster: { nodeId: cluster.nodeId, redis: cluster.redisReady ? 'ready' : 'unreachable' } }
       : {}),
   });
-  probes = { health, notReady, metrics };
+  probes = { health, notReady };
 
   const server: SignalingServer = {
     url,

@@ -37,3 +37,8 @@ export const VERSION_TTL_MS = 86_400_000;
 
 /** Between two tries of a signal to a key whose registered node has not subscribed yet, ms. */
 export const RETRY_PUBLISH_MS = 50;
+
+/** A `redis://` or `rediss://` URL with a host: what `cluster.redis` and the CLI's `--redis` take. */
+export function isRedisUrl(value: unknown): value is string {
+  return typeof value === 'string' && /^rediss?:\/\/[^/]/.test(value);
+}
