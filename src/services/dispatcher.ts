@@ -379,17 +379,20 @@ export class Dispatcher implements Link {
       else watched.delete(key);
     }
     // The application stopped watching a key a waiting signal still needs: keep the server telling us.
-    const needed = subscribe ? [] : keys.filter((key) => this.#waitsFor(key));
+    if (subscribe || this.#waiting.length === 0) return;
+    const needed = keys.filter((key) => this.#waitsFor(key));
     if (needed.length > 0) this.#control('presence.subscribe', needed);
   }
 
   /** An id is taken while its signal awaits an ack or waits for its peer. */
   #busy(id: string): boolean {
-    return this.#unacked.has(id) || this.#waiting.some((entry) => entry.signalId === id);
+    return (
+      this.#unacked.has(id) || (this.#waiting.length > 0 && this.#waiting.some((e) => e.signalId === id))
+    );
   }
 
   #waitsFor(key: string): boolean {
-    return this.#waiting.some((entry) => entry.peer === key);
+    return this.#waiting.length > 0 && this.#waiting.some((entry) => entry.peer === key);
   }
 
   /** A presence (un)subscription of the client's own: nobody awaits it; a new session renews what is needed. */
@@ -473,6 +476,7 @@ export class Dispatcher implements Link {
       this.#unacked.delete(id);
       entry.reject(expired(entry.offline));
     }
+    if (this.#waiting.length === 0) return;
     const late = this.#waiting.filter((entry) => entry.at <= cutoff);
     if (late.length === 0) return;
     this.#waiting = this.#waiting.filter((entry) => entry.at > cutoff);
