@@ -31,8 +31,7 @@ export function relaySignal(
     if (frame.length > maxMessageBytes / 3 && Buffer.byteLength(frame) > maxMessageBytes) {
       outcome = 'too-large';
     } else {
-      // A copy: a send that overflows closes that session, which removes it from the live set.
-      if (targets) for (const target of [...targets]) if (target.send(frame)) outcome = 'delivered';
+      if (sendToEach(targets, frame)) outcome = 'delivered';
       // Other nodes' sessions of the key get it too; the ack waits for them only when none here took it.
       const remote = elsewhere?.call(sessions, message.to, frame, outcome !== 'delivered');
       if (remote) {
@@ -52,4 +51,12 @@ function answer(sender: Peer, id: string, outcome: RelayOutcome): RelayOutcome {
       : JSON.stringify({ type: 'error', code: outcome, id }),
   );
   return outcome;
+}
+
+/** Sends `frame` to each of `targets`; true when one took it. */
+export function sendToEach(targets: readonly Peer[] | undefined, frame: string): boolean {
+  let delivered = false;
+  // A copy: a send that overflows closes that session, which removes it from the live set.
+  if (targets) for (const target of [...targets]) if (target.send(frame)) delivered = true;
+  return delivered;
 }

@@ -70,17 +70,9 @@ export class ClusterSessions implements Sessions {
         this.needsJoin = true;
       },
       (channel) => this.staleChannels.add(channel),
-      prefix.length,
     );
-    this.delivery = new Delivery(
-      this.nodeId,
-      this.leaseMs,
-      this.names,
-      this.leases,
-      local,
-      link,
-      (id) => this.own.get(id)?.close(CloseCode.REPLACED, 'replaced by a newer session'),
-      prefix.length,
+    this.delivery = new Delivery(this.nodeId, this.leaseMs, this.names, this.leases, local, link, (id) =>
+      this.own.get(id)?.close(CloseCode.REPLACED, 'replaced by a newer session'),
     );
   }
 
@@ -96,11 +88,10 @@ export class ClusterSessions implements Sessions {
 
   /** Connects to Redis and joins the cluster. @throws SignalingError `invalid-option` without the Redis client installed */
   async start(): Promise<void> {
-    let downLogged = false;
+    // openRedis reports each outage once: `down`, then `up` once it is over.
     this.link = await openRedis(this.options, {
       down: (error) => {
-        if (this.closed || downLogged) return;
-        downLogged = true;
+        if (this.closed) return;
         this.needsJoin = true;
         this.log.error(
           { err: error?.message, nodeId: this.nodeId },
@@ -109,9 +100,7 @@ export class ClusterSessions implements Sessions {
       },
       up: () => {
         if (this.closed) return;
-        if (downLogged)
-          this.log.info({ nodeId: this.nodeId }, 'redis reachable again: rejoining the cluster');
-        downLogged = false;
+        this.log.info({ nodeId: this.nodeId }, 'redis reachable again: rejoining the cluster');
         this.needsJoin = true;
         void this.join();
       },
@@ -381,13 +370,13 @@ export class ClusterSessions implements Sessions {
     const redis = this.link?.commands;
     if (!redis?.isReady) return;
     const key = this.names.failures(address);
-    void (async () => {
-      const failures = await redis.incr(key);
-      // Every time, not only on the first: a counter whose expiry was lost would lock the address out for good.
-      await redis.pExpire(key, windowMs, 'NX');
-      const left = await redis.pTTL(key);
-      adopt(failures, left > 0 ? left : windowMs);
-    })().catch(() => {});
+    // One round trip: the three go out together on the key's connection and run in this order. The
+    // expiry is set every time, not only on the first: a counter whose expiry was lost would lock the
+    // address out for good.
+    Promise.all([redis.incr(key), redis.pExpire(key, windowMs, 'NX'), redis.pTTL(key)]).then(
+      ([failures, , left]) => adopt(failures, left > 0 ? left : windowMs),
+      () => {},
+    );
   }
 
   /** Leaves the cluster: this node's sessions and lease are gone for every other node at once. */

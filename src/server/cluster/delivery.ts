@@ -1,3 +1,4 @@
+import { sendToEach } from '../relay.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { ClusterKeys } from './keys.js';
 import type { Leases } from './leases.js';
@@ -72,11 +73,10 @@ export class Delivery {
     private readonly link: () => RedisLink | undefined,
     /** Closes this node's session `id` as replaced. */
     private readonly replace: (id: string) => void,
-    private readonly prefixLength: number,
   ) {}
 
   readonly onDeliveryMessage = (message: string, channel: string): void => {
-    const key = channel.slice(this.prefixLength + 1, -3);
+    const key = this.keys.keyOfChannel(channel);
     if (message.startsWith('{')) {
       this.onNote(key, message);
       return;
@@ -92,16 +92,16 @@ export class Delivery {
       return;
     }
     const frame = message.slice(second + 1);
-    const deliver = () => {
-      let ok = false;
-      const targets = this.local.sessionsOf(key);
-      if (targets) for (const target of [...targets]) if (target.send(frame)) ok = true;
-      if (request) this.publish(this.keys.results(node), `${request}|${ok ? 1 : 0}`);
-    };
     const held = this.held.get(key);
-    if (held && !this.local.sessionsOf(key)) held.push(deliver);
-    else deliver();
+    if (held && !this.local.sessionsOf(key)) held.push(() => this.deliverHere(key, node, request, frame));
+    else this.deliverHere(key, node, request, frame);
   };
+
+  /** Sends another node's frame to this node's sessions of `key`, and answers that node's request. */
+  private deliverHere(key: string, node: string, request: string, frame: string): void {
+    const delivered = sendToEach(this.local.sessionsOf(key), frame);
+    if (request) this.publish(this.keys.results(node), `${request}|${delivered ? 1 : 0}`);
+  }
 
   readonly onResult = (message: string): void => {
     const bar = message.lastIndexOf('|');
@@ -119,8 +119,10 @@ export class Delivery {
     }
     for (const [id, node] of note.x ?? []) if (node === this.nodeId) this.replace(id);
     const members = this.members.get(key);
-    if (members && members.version < 0) members.early = [...(members.early ?? []), note];
-    else if (members) this.apply(members, note);
+    if (!members) return;
+    if (members.version >= 0) this.apply(members, note);
+    else if (members.early) members.early.push(note);
+    else members.early = [note];
   }
 
   private refused(request: string): void {

@@ -21,6 +21,11 @@ export class ClusterKeys {
     return `${this.prefix}{${key}}:p`;
   }
 
+  /** The key a {@link delivery} or {@link presence} channel is of. */
+  keyOfChannel(channel: string): string {
+    return channel.slice(this.prefix.length + 1, -3);
+  }
+
   /** Hash: session id → public key, each session on `node` (what a reaper removes when it dies). */
   nodeIndex(node: string): string {
     return `${this.prefix}{node:${node}}`;

@@ -39,7 +39,6 @@ export class PresenceView implements PresenceSource {
     private readonly failed: () => void,
     /** A presence channel no longer needed could not be unsubscribed (Redis away): dropped on rejoin. */
     private readonly stale: (channel: string) => void,
-    private readonly prefixLength: number,
   ) {}
 
   /**
@@ -120,7 +119,7 @@ export class PresenceView implements PresenceSource {
   }
 
   private onEvent(message: string, channel: string): void {
-    const key = channel.slice(this.prefixLength + 1, -3);
+    const key = this.keys.keyOfChannel(channel);
     const watched = this.watching.get(key);
     if (!watched) return;
     let event: { v: number; o: number };
