@@ -13,6 +13,7 @@ import { CloseCode, KEY_BYTES, MAX_ORIGINS } from '../protocol/constants.js';
 import { normalizeOrigin } from '../protocol/origin.js';
 import { ClusterSessions, SharedFailureRateLimiter } from './cluster/index.js';
 import { Connection, type ServerContext } from './connection.js';
+import { withDeadline } from './deadline.js';
 import { closeSpread, type Spread } from './drain.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { Log } from './logger.js';
@@ -302,15 +303,16 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       log.info({ connections: connections.size }, 'closing');
       clearInterval(sweeper);
       for (const connection of connections) connection.close(code, reason);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), timeout);
-      });
-      if ((await Promise.race([allClosed, late])) === 'late') {
+      if (
+        await withDeadline(
+          allClosed.then(() => false),
+          timeout,
+          () => true,
+        )
+      ) {
         for (const connection of connections) connection.terminate();
         await allClosed;
       }
-      clearTimeout(timer);
       http.off('upgrade', onUpgrade);
       await cluster?.close();
       wss.close();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CloseCode } from '../../protocol/constants.js';
+import { withDeadline } from '../deadline.js';
 import type { Log } from '../logger.js';
 import type { Peer } from '../peer.js';
 import type { SessionRegistry, Sessions } from '../sessions.js';
@@ -108,8 +109,7 @@ export class ClusterSessions implements Sessions {
     this.renewTimer = setInterval(() => this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.renewTimer.unref();
     // Not awaited past a bound: with Redis away the node serves its own peers now and joins when it can.
-    const first = this.connect();
-    await Promise.race([first, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await withDeadline(this.connect(), 2000, () => undefined);
   }
 
   /**
@@ -266,15 +266,15 @@ export class ClusterSessions implements Sessions {
       this.needsJoin = true;
       this.log.warn({ err: String(error), nodeId: this.nodeId }, 'registering a session in redis failed');
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = await Promise.race([
-      registered.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), REGISTER_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (late) this.noteLateRegistration(peer);
+    if (
+      await withDeadline(
+        registered.then(() => false),
+        REGISTER_WAIT_MS,
+        () => true,
+      )
+    ) {
+      this.noteLateRegistration(peer);
+    }
   }
 
   /** Registrations that came after their auth.ok since the last warning about them. */
@@ -398,7 +398,9 @@ export class ClusterSessions implements Sessions {
 
 /** Runs `work`, giving up on it (and on any error) after `ms`. */
 async function within(ms: number, work: () => Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([work().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+  await withDeadline(
+    work().catch(() => {}),
+    ms,
+    () => undefined,
+  );
 }

@@ -4,6 +4,7 @@ import type { ClusterKeys } from './keys.js';
 import type { Leases } from './leases.js';
 import { RETRY_PUBLISH_MS } from './options.js';
 import type { RedisLink } from './redis.js';
+import { sessionNodes } from './scripts.js';
 
 /**
  * On a key's delivery channel, a frame for the key's sessions travels as `NODE|REQUEST|FRAME` (the
@@ -223,9 +224,7 @@ export class Delivery {
       // Nobody subscribed: a session registered on a live node is on its way (a subscription coming
       // back after a failover), so try again; none is `peer-offline` now.
       const hash = await link.commands.hGetAll(this.keys.sessions(key));
-      const nodes = Object.entries(hash)
-        .filter(([id, value]) => id !== 'v' && !value.startsWith(`${this.nodeId}|`))
-        .map(([, value]) => value.slice(0, value.indexOf('|')));
+      const nodes = sessionNodes(hash, this.nodeId);
       const waiting = nodes.length > 0 && (await this.leases.anyAlive(link.commands, nodes));
       if (!waiting) this.settle(request, false);
       else

@@ -1,9 +1,11 @@
+import { withDeadline } from '../deadline.js';
 import type { PresenceSource } from '../presence.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { ClusterKeys } from './keys.js';
 import type { Leases } from './leases.js';
 import { REGISTER_WAIT_MS } from './options.js';
 import type { RedisLink } from './redis.js';
+import { sessionNodes } from './scripts.js';
 
 /** A watched key: its state and the version of the change that set it (−1: the snapshot is on its way). */
 interface Watched {
@@ -49,14 +51,10 @@ export class PresenceView implements PresenceSource {
     const watched = this.watching.get(key);
     if (!watched) return this.local.isOnline(key);
     if (!watched.reading) return watched.online;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => {
-        watched.answeredEarly = true;
-        resolve(watched.online);
-      }, REGISTER_WAIT_MS);
+    return withDeadline(watched.reading, REGISTER_WAIT_MS, () => {
+      watched.answeredEarly = true;
+      return watched.online;
     });
-    return Promise.race([watched.reading, late]).finally(() => clearTimeout(timer));
   }
 
   watched(key: string): void {
@@ -90,9 +88,7 @@ export class PresenceView implements PresenceSource {
     try {
       await link.sSubscribe([this.keys.presence(key)], this.onMessage);
       const hash = await link.commands.hGetAll(this.keys.sessions(key));
-      const nodes = Object.entries(hash)
-        .filter(([id]) => id !== 'v')
-        .map(([, value]) => value.slice(0, value.indexOf('|')));
+      const nodes = sessionNodes(hash);
       const live = nodes.length > 0 && (await this.leases.anyAlive(link.commands, nodes));
       this.settle(key, watched, Number(hash.v ?? 0), live || this.local.isOnline(key), tell);
       return true;

@@ -1,4 +1,5 @@
 import { SignalingError } from '../../errors.js';
+import { withDeadline } from '../deadline.js';
 import type { ClusterOptions } from './options.js';
 import { CLUSTER_SCRIPTS, type UnregisterReply } from './scripts.js';
 
@@ -129,17 +130,12 @@ async function detectCluster(
     socket: { ...(shared.socket as object), connectTimeout: DETECT_TIMEOUT_MS, reconnectStrategy: false },
   });
   probe.on('error', () => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), DETECT_TIMEOUT_MS);
-  });
   const asked = (async () => {
     await probe.connect();
     return /cluster_enabled:1/.test(await probe.info('cluster'));
   })().catch(() => undefined);
   // Bounded as a whole: a frozen Redis accepts the connection and never answers.
-  const answer = await Promise.race([asked, late]);
-  clearTimeout(timer);
+  const answer = await withDeadline(asked, DETECT_TIMEOUT_MS, () => undefined);
   probe.destroy();
   return answer;
 }

@@ -143,3 +143,17 @@ export function registerCall(
 export function unregisterCall(names: KeyNames, key: string, id: string, node: string): [string, string[]] {
   return [names.sessions(key), [id, node, names.delivery(key), names.presence(key), String(VERSION_TTL_MS)]];
 }
+
+/**
+ * The nodes holding the sessions of a key's hash (as REGISTER writes it: session id → `NODE|AT`, and
+ * `v`), leaving out `except`'s own.
+ */
+export function sessionNodes(hash: Record<string, string>, except?: string): string[] {
+  const nodes: string[] = [];
+  for (const [id, value] of Object.entries(hash)) {
+    if (id === 'v') continue;
+    const node = value.slice(0, value.indexOf('|'));
+    if (node !== except) nodes.push(node);
+  }
+  return nodes;
+}
