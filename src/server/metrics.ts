@@ -1,6 +1,6 @@
 import type * as Prom from 'prom-client';
-import { SignalingError } from '../errors.js';
 import type { AuthErrorCode } from '../protocol/messages.js';
+import { importOptional } from './optional-import.js';
 import type { RelayOutcome } from './relay.js';
 
 /**
@@ -54,18 +54,8 @@ const SIGNAL_LABEL: Record<RelayOutcome, string[]> = {
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Loads `prom-client`. @throws SignalingError `invalid-option` when it is not installed */
-async function loadPromClient(): Promise<typeof Prom> {
-  try {
-    return (await import('prom-client')) as typeof Prom;
-  } catch (cause) {
-    throw new SignalingError(
-      'invalid-option',
-      'the metrics option needs prom-client: npm install prom-client',
-      {
-        cause,
-      },
-    );
-  }
+function loadPromClient(): Promise<typeof Prom> {
+  return importOptional(() => import('prom-client'), 'metrics', 'prom-client', 'prom-client');
 }
 
 export class ServerMetrics {

@@ -1,5 +1,5 @@
-import { SignalingError } from '../../errors.js';
 import { withDeadline } from '../deadline.js';
+import { importOptional } from '../optional-import.js';
 import type { ClusterOptions } from './options.js';
 import { CLUSTER_SCRIPTS, type UnregisterReply } from './scripts.js';
 
@@ -91,18 +91,8 @@ const TOPOLOGY_REFRESH_MS = 300;
 /** How long start-up waits to learn whether the Redis named is a Redis Cluster. */
 const DETECT_TIMEOUT_MS = 2000;
 
-async function loadRedis(): Promise<RedisModule> {
-  try {
-    return (await import('@redis/client')) as unknown as RedisModule;
-  } catch (cause) {
-    throw new SignalingError(
-      'invalid-option',
-      'the cluster option needs the Redis client: npm install @redis/client',
-      {
-        cause,
-      },
-    );
-  }
+function loadRedis(): Promise<RedisModule> {
+  return importOptional(() => import('@redis/client'), 'cluster', 'the Redis client', '@redis/client');
 }
 
 /** Connection settings every connection shares: credentials and TLS from the URL or the options. */
